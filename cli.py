@@ -1,0 +1,296 @@
+"""evidence: archive the web pages a document cites, and tell which still hold.
+
+This module only parses arguments and prints; the work is done in ``crawler``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crawler import __version__
+from crawler.exceptions import DatabaseMissing, DocumentError, EvidenceError, NotFound
+
+EXIT_OK = 0
+EXIT_NEWS = 1
+EXIT_INPUT = 2
+EXIT_FAILURE = 3
+
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0  done, nothing new to report
+  1  evidence changed, moved or gone since the previous run
+  2  usage or input error (bad option, unreadable document, unknown URL, no database)
+  3  operational failure (database locked or damaged, archive unwritable, run incomplete)"""
+
+
+class EvidenceFailure(click.ClickException):
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _fail(exc: EvidenceError) -> EvidenceFailure:
+    code = EXIT_INPUT if isinstance(exc, (DocumentError, NotFound, DatabaseMissing)) else EXIT_FAILURE
+    return EvidenceFailure(str(exc), code)
+
+
+def _open(db: str, *, create: bool) -> Any:
+    from crawler.db import open_database
+
+    try:
+        return open_database(db, create=create)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+
+
+def _log_level(verbose: int, quiet: bool) -> int:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    # The HTTP client's own per-request lines only at -vv: Scrapy already logs each.
+    for name in ("httpx2", "httpcore2"):
+        logging.getLogger(name).setLevel(level if verbose >= 2 else logging.WARNING)
+    return level
+
+
+def _store_options(func: Any) -> Any:
+    func = click.option(
+        "--archive",
+        envvar="EVIDENCE_ARCHIVE",
+        default="archive",
+        show_default=True,
+        type=click.Path(file_okay=False),
+        help="Folder of the WARC files [env: EVIDENCE_ARCHIVE].",
+    )(func)
+    func = click.option(
+        "--db",
+        envvar="EVIDENCE_DB",
+        default="evidence.db",
+        show_default=True,
+        help="Database: a path or an SQLAlchemy URL [env: EVIDENCE_DB].",
+    )(func)
+    return func
+
+
+def _format_option(func: Any) -> Any:
+    func = click.option("--json", "fmt", flag_value="json", help="Print JSON.")(func)
+    func = click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")(func)
+    func = click.option("--table", "fmt", flag_value="table", default=True, help="Print a table (default).")(func)
+    return func
+
+
+@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="evidence")
+def cli() -> None:
+    """Archive every URL a document cites to WARC and record whether the evidence still holds."""
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("documents", nargs=-1, type=click.Path(dir_okay=True))
+@_store_options
+@click.option("--user-agent", envvar="EVIDENCE_USER_AGENT", help="User-Agent to send [env: EVIDENCE_USER_AGENT].")
+@click.option("--timeout", type=click.FloatRange(min=1), help="Seconds before a download is abandoned [default: 30].")
+@click.option("--max-body", type=click.IntRange(min=0), help="Bytes of a body kept; the rest is cut and marked [default: 200 MB].")
+@click.option("--obey-robots", is_flag=True, help="Honour robots.txt (off by default: citations are fetched on a person's behalf).")
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a Scrapy or EVIDENCE_* setting.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.option("-v", "--verbose", count=True, help="More log detail on stderr (-v, -vv).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing unless there is news.")
+def crawl(
+    documents: tuple[str, ...],
+    db: str,
+    archive: str,
+    user_agent: str | None,
+    timeout: float | None,
+    max_body: int | None,
+    obey_robots: bool,
+    overrides: tuple[str, ...],
+    as_json: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """Visit every URL the DOCUMENTS cite and archive what each answers.
+
+    Without DOCUMENTS, every URL cited by the documents already in the database is
+    re-checked; an empty database starts with the embedded seed report.
+    """
+    from crawler.db import database_url
+    from crawler.runner import run_crawl
+
+    # Scrapy installs the stderr log handler itself, at this level.
+    level = _log_level(verbose, quiet)
+    settings: dict[str, Any] = {"EVIDENCE_ARCHIVE_DIR": str(Path(archive).resolve()), "LOG_LEVEL": logging.getLevelName(level)}
+    if user_agent:
+        settings["USER_AGENT"] = user_agent
+    if timeout is not None:
+        settings["DOWNLOAD_TIMEOUT"] = timeout
+    if max_body is not None:
+        settings["EVIDENCE_MAX_BODY_SIZE"] = max_body
+    if obey_robots:
+        settings["ROBOTSTXT_OBEY"] = True
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
+        settings[name] = value
+
+    sessions = _open(db, create=True)
+    try:
+        summary = run_crawl(sessions, database_url(db), list(documents), settings)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+
+    for imported in summary.imported:
+        for problem in imported.problems:
+            click.echo(f"{imported.name}:{problem.line}: skipped {problem.text} ({problem.reason})", err=True)
+    if as_json:
+        click.echo(json.dumps(_summary_dict(summary), indent=2))
+    elif not quiet or summary.news or summary.status != "finished":
+        click.echo(_summary_text(summary))
+    if summary.status != "finished":
+        click.echo(
+            f"Error: run {summary.run_id} is incomplete: {summary.missing} of {summary.targets} URLs have no capture; "
+            "run `evidence crawl` again to check them",
+            err=True,
+        )
+        sys.exit(EXIT_FAILURE)
+    sys.exit(EXIT_NEWS if summary.news else EXIT_OK)
+
+
+def _summary_dict(summary: Any) -> dict[str, Any]:
+    return {
+        "run": summary.run_id,
+        "status": summary.status,
+        "urls": summary.targets,
+        "captured": summary.captured,
+        "states": dict(summary.states),
+        "news": [vars(item) for item in summary.news],
+    }
+
+
+def _summary_text(summary: Any) -> str:
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(summary.states.items()))
+    lines = [f"run {summary.run_id} {summary.status}: {summary.targets} URLs checked ({counts or 'none captured'})"]
+    if summary.news:
+        lines.append("news since the previous run:")
+        lines += [f"  {item.state:<11} {item.reason:<16} {item.url}" for item in summary.news]
+    else:
+        lines.append("no news since the previous run")
+    return "\n".join(lines)
+
+
+@cli.command(name="import", epilog=EXIT_CODES_HELP)
+@click.argument("documents", nargs=-1, required=True, type=click.Path(dir_okay=True))
+@_store_options
+def import_(documents: tuple[str, ...], db: str, archive: str) -> None:
+    """Record the citations of plain-text or Markdown DOCUMENTS without crawling."""
+    from crawler.documents import import_path
+
+    sessions = _open(db, create=True)
+    for path in documents:
+        try:
+            imported = import_path(sessions, path)
+        except EvidenceError as exc:
+            raise _fail(exc) from exc
+        click.echo(
+            f"{path}: {imported.citations} citations in {imported.footnotes} footnotes, "
+            f"{len(imported.urls)} distinct URLs, {len(imported.problems)} skipped"
+        )
+        for problem in imported.problems:
+            click.echo(f"{path}:{problem.line}: skipped {problem.text} ({problem.reason})", err=True)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@_store_options
+@_format_option
+@click.option("--document", help="Only this document (its file name, or 'seed').")
+def status(db: str, archive: str, fmt: str, document: str | None) -> None:
+    """One row per citation with the latest verdict on its URL."""
+    from crawler.reports.output import render
+    from crawler.reports.queries import STATUS_COLUMNS, status_rows
+
+    sessions = _open(db, create=False)
+    try:
+        rows = status_rows(sessions, document)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    click.echo(render(rows, STATUS_COLUMNS, fmt), nl=False)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("url")
+@_store_options
+@_format_option
+def history(url: str, db: str, archive: str, fmt: str) -> None:
+    """Every capture of URL, newest first."""
+    from crawler.reports.output import render
+    from crawler.reports.queries import HISTORY_COLUMNS, history_rows
+
+    sessions = _open(db, create=False)
+    try:
+        rows = history_rows(sessions, url)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    click.echo(render(rows, HISTORY_COLUMNS, fmt), nl=False)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not an ISO date or time such as 2026-11-27 or 2026-11-27T10:00Z") from exc
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    # Times are shown to the second: a time without a fraction means the whole of that
+    # second, and a bare date the whole of that day.
+    if len(value) == 10:
+        moment = moment.replace(hour=23, minute=59, second=59)
+    if "." not in value:
+        moment = moment.replace(microsecond=999_999)
+    return moment
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("url")
+@_store_options
+@click.option("--at", "at", help="The latest snapshot at or before this UTC time (ISO 8601).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout.")
+@click.option("--headers", is_flag=True, help="Print the archived HTTP status line and headers instead of the body.")
+@click.option("--raw", is_flag=True, help="Keep the content coding (gzip...) as served.")
+def show(url: str, db: str, archive: str, at: str | None, output: str | None, headers: bool, raw: bool) -> None:
+    """The archived payload of URL, read from the WARC at its stored offset."""
+    from crawler.reports.queries import snapshot_capture
+    from crawler.snapshots import load_snapshot
+
+    moment = _parse_time(at)
+    sessions = _open(db, create=False)
+    try:
+        capture = snapshot_capture(sessions, url, moment)
+        snapshot = load_snapshot(Path(archive), capture, decode=not raw and not headers)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    data = snapshot.record.http_head + b"\r\n" if headers else snapshot.body
+    if output:
+        try:
+            Path(output).write_bytes(data)
+        except OSError as exc:
+            raise EvidenceFailure(f"cannot write {output}: {exc.strerror}", EXIT_FAILURE) from exc
+        click.echo(f"wrote {len(data)} bytes of {url} as captured {capture.checked_at:%Y-%m-%dT%H:%M:%SZ} to {output}", err=True)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+def main(args: list[str] | None = None) -> None:
+    cli.main(args=args, prog_name="evidence")
+
+
+if __name__ == "__main__":
+    main()

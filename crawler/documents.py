@@ -1,0 +1,108 @@
+"""Recording a document's citations in the database (``evidence import``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.citations import SEED_SOURCE, load_seed, read_document
+from crawler.citations.model import Document as ParsedDocument
+from crawler.citations.model import Problem
+from crawler.models import Citation, Document, Target
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What importing one document did."""
+
+    name: str
+    title: str
+    citations: int
+    footnotes: int
+    urls: list[str]
+    problems: list[Problem]
+
+
+def document_key(source: str) -> str:
+    """Database name of a document: its absolute path, or the embedded source label."""
+    if source.startswith("embedded:"):
+        return source
+    return str(Path(source).expanduser().resolve())
+
+
+def import_path(sessions: sessionmaker[Session], path: str) -> Imported:
+    """Read ``path`` and record its citations, replacing those of an earlier import."""
+    parsed = read_document(path)
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return record_document(sessions, parsed, document_key(path), digest)
+
+
+def import_seed(sessions: sessionmaker[Session]) -> Imported:
+    parsed = load_seed()
+    digest = hashlib.sha256(json.dumps([c.url for c in parsed.citations]).encode()).hexdigest()
+    return record_document(sessions, parsed, SEED_SOURCE, digest)
+
+
+def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, name: str, digest: str) -> Imported:
+    with sessions() as session, session.begin():
+        document = session.scalar(select(Document).where(Document.name == name))
+        if document is None:
+            document = Document(name=name)
+            session.add(document)
+        document.title = parsed.title
+        document.date = parsed.date
+        document.sha256 = digest
+        # Citations are re-derived from the document each import; targets, and the
+        # captures hanging off them, are kept, so history survives a re-import.
+        document.citations.clear()
+        session.flush()
+        targets: dict[str, Target] = {}
+        for position, cited in enumerate(parsed.citations):
+            target = targets.get(cited.url) or _target(session, cited.url)
+            targets[cited.url] = target
+            document.citations.append(
+                Citation(
+                    position=position,
+                    footnote=cited.footnote,
+                    url_as_written=cited.url,
+                    context=cited.context,
+                    line=cited.line,
+                    target=target,
+                )
+            )
+    return Imported(
+        name=name,
+        title=parsed.title,
+        citations=len(parsed.citations),
+        footnotes=len({c.footnote for c in parsed.citations}),
+        urls=list(targets),
+        problems=list(parsed.problems),
+    )
+
+
+def _target(session: Session, url: str) -> Target:
+    target = session.scalar(select(Target).where(Target.url == url))
+    if target is None:
+        target = Target(url=url)
+        session.add(target)
+        session.flush()
+    return target
+
+
+def has_documents(sessions: sessionmaker[Session]) -> bool:
+    with sessions() as session:
+        return session.scalar(select(Document.id).limit(1)) is not None
+
+
+def all_cited_urls(sessions: sessionmaker[Session]) -> list[str]:
+    """Every distinct URL any recorded document cites, in first-cited order."""
+    with sessions() as session:
+        rows = session.execute(
+            select(Target.url).join(Citation, Citation.target_id == Target.id).order_by(Citation.document_id, Citation.position)
+        )
+        return list(dict.fromkeys(url for (url,) in rows))

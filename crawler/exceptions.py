@@ -1,0 +1,26 @@
+"""Domain errors. Library code raises these; only ``cli.py`` turns them into messages
+and exit codes, so every message names the thing that failed and how to fix it."""
+
+
+class EvidenceError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class DocumentError(EvidenceError):
+    """A document could not be read or holds no usable text."""
+
+
+class DatabaseError(EvidenceError):
+    """The evidence database is missing, locked, unreadable or of an unknown schema."""
+
+
+class ArchiveError(EvidenceError):
+    """A WARC file is missing, unreadable or does not hold the record the database names."""
+
+
+class NotFound(EvidenceError):
+    """The URL, capture or document asked for is not in the database."""
+
+
+class DatabaseMissing(DatabaseError):
+    """No database where one was named, for a command that only reads."""

@@ -1,0 +1,137 @@
+"""The evidence database: documents cite targets; each run captures every target once.
+
+``Capture`` is one visit of one target in one run, with the verdict; ``Record``
+is one WARC record written for it (every redirect hop and retried attempt has a
+request and a response record), so an auditor can seek to each exchange directly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    """Key/value facts about the database itself (schema version, creator)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(1024), unique=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    date: Mapped[str] = mapped_column(String(32), default="")
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    citations: Mapped[list[Citation]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="Citation.position"
+    )
+
+
+class Target(Base):
+    """A distinct URL, exactly as cited; several citations may share it."""
+
+    __tablename__ = "targets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    citations: Mapped[list[Citation]] = relationship(back_populates="target")
+
+
+class Citation(Base):
+    __tablename__ = "citations"
+    __table_args__ = (UniqueConstraint("document_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    footnote: Mapped[str] = mapped_column(String(64))
+    url_as_written: Mapped[str] = mapped_column(Text)
+    context: Mapped[str] = mapped_column(Text, default="")
+    line: Mapped[int] = mapped_column(Integer)
+    document: Mapped[Document] = relationship(back_populates="citations")
+    target: Mapped[Target] = relationship(back_populates="citations")
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    # running | finished | interrupted | failed
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    software: Mapped[str] = mapped_column(String(64))
+    targets: Mapped[int] = mapped_column(Integer, default=0)
+    settings: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    captures: Mapped[list[Capture]] = relationship(back_populates="run")
+
+
+class Capture(Base):
+    __tablename__ = "captures"
+    __table_args__ = (
+        UniqueConstraint("run_id", "target_id"),
+        Index("ix_captures_target_checked", "target_id", "checked_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id"))
+    checked_at: Mapped[datetime]
+    # ok | changed | moved | gone | unreachable
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(64))
+    http_status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    redirect_chain: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    content_type: Mapped[str | None] = mapped_column(Text)
+    content_length: Mapped[int | None]
+    payload_digest: Mapped[str | None] = mapped_column(String(80))
+    truncated: Mapped[str | None] = mapped_column(String(16))
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    # The final response record: where `show` reads the snapshot from.
+    warc_filename: Mapped[str | None] = mapped_column(String(255))
+    warc_offset: Mapped[int | None]
+    warc_length: Mapped[int | None]
+    run: Mapped[Run] = relationship(back_populates="captures")
+    target: Mapped[Target] = relationship()
+    records: Mapped[list[Record]] = relationship(
+        back_populates="capture", cascade="all, delete-orphan", order_by="Record.position"
+    )
+
+    @property
+    def snapshot(self) -> str | None:
+        if self.warc_filename is None:
+            return None
+        return f"{self.warc_filename}#{self.warc_offset}"
+
+
+class Record(Base):
+    __tablename__ = "records"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    record_type: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[str] = mapped_column(String(64), unique=True)
+    target_uri: Mapped[str] = mapped_column(Text)
+    http_status: Mapped[int | None]
+    payload_digest: Mapped[str | None] = mapped_column(String(80))
+    truncated: Mapped[str | None] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(255))
+    offset: Mapped[int]
+    length: Mapped[int]
+    capture: Mapped[Capture] = relationship(back_populates="records")

@@ -1,0 +1,1 @@
+"""Reading the evidence back: tables of citations and captures, and snapshots."""

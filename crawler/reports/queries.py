@@ -1,0 +1,104 @@
+"""Queries behind ``status``, ``history`` and ``show``; they return plain rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.exceptions import NotFound
+from crawler.models import Capture, Citation, Document, Target
+
+STATUS_COLUMNS = ["document", "footnote", "url", "state", "reason", "http_status", "checked_at", "snapshot"]
+HISTORY_COLUMNS = ["run", "checked_at", "state", "reason", "http_status", "final_url", "payload_digest", "snapshot"]
+
+
+def document_label(name: str) -> str:
+    if name.startswith("embedded:"):
+        return name.removeprefix("embedded:")
+    return PurePath(name).name
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def status_rows(sessions: sessionmaker[Session], document: str | None = None) -> list[dict[str, Any]]:
+    """One row per citation, with the latest capture of its URL."""
+    latest = (
+        select(Capture.target_id, func.max(Capture.id).label("capture_id")).group_by(Capture.target_id).subquery()
+    )
+    query = (
+        select(Document.name, Citation.footnote, Target.url, Capture)
+        .join(Citation, Citation.document_id == Document.id)
+        .join(Target, Citation.target_id == Target.id)
+        .outerjoin(latest, latest.c.target_id == Target.id)
+        .outerjoin(Capture, Capture.id == latest.c.capture_id)
+        .order_by(Document.id, Citation.position)
+    )
+    rows = []
+    with sessions() as session:
+        for name, footnote, url, capture in session.execute(query):
+            label = document_label(name)
+            if document is not None and document not in (label, name):
+                continue
+            rows.append(
+                {
+                    "document": label,
+                    "footnote": footnote,
+                    "url": url,
+                    "state": capture.state if capture else "unchecked",
+                    "reason": capture.reason if capture else "",
+                    "http_status": capture.http_status if capture else None,
+                    "checked_at": _time(capture.checked_at) if capture else None,
+                    "snapshot": capture.snapshot if capture else None,
+                }
+            )
+    if document is not None and not rows:
+        raise NotFound(f"no document named {document!r} in the database; `evidence status` lists them")
+    return rows
+
+
+def _target_id(session: Session, url: str) -> int:
+    target_id = session.scalar(select(Target.id).where(Target.url == url))
+    if target_id is None:
+        raise NotFound(f"{url} is not a cited URL in the database; `evidence status` lists them")
+    return target_id
+
+
+def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, Any]]:
+    with sessions() as session:
+        target_id = _target_id(session, url)
+        captures = session.scalars(
+            select(Capture).where(Capture.target_id == target_id).order_by(Capture.checked_at.desc(), Capture.id.desc())
+        )
+        return [
+            {
+                "run": capture.run_id,
+                "checked_at": _time(capture.checked_at),
+                "state": capture.state,
+                "reason": capture.reason,
+                "http_status": capture.http_status,
+                "final_url": capture.final_url,
+                "payload_digest": capture.payload_digest,
+                "snapshot": capture.snapshot,
+            }
+            for capture in captures
+        ]
+
+
+def snapshot_capture(sessions: sessionmaker[Session], url: str, at: datetime | None = None) -> Capture:
+    """The latest capture of ``url`` that archived a response, at or before ``at``."""
+    with sessions() as session:
+        target_id = _target_id(session, url)
+        query = select(Capture).where(Capture.target_id == target_id, Capture.warc_filename.is_not(None))
+        if at is not None:
+            query = query.where(Capture.checked_at <= at)
+        capture = session.scalar(query.order_by(Capture.checked_at.desc(), Capture.id.desc()).limit(1))
+        if capture is None:
+            when = f" at or before {at:%Y-%m-%dT%H:%M:%SZ}" if at else ""
+            raise NotFound(f"no archived snapshot of {url}{when}; `evidence history {url}` lists its captures")
+        return capture

@@ -1,0 +1,140 @@
+"""Running one crawl: choose the cited URLs, run the spider in-process, sum up the news."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler import __version__
+from crawler import settings as default_settings
+from crawler.documents import Imported, all_cited_urls, has_documents, import_path, import_seed
+from crawler.models import Capture, Run, Target, utcnow
+from crawler.spiders.citations import CitationSpider
+from crawler.verdicts import is_news
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class News:
+    url: str
+    state: str
+    reason: str
+    previous_state: str | None
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    status: str
+    targets: int
+    captured: int
+    states: Counter[str] = field(default_factory=Counter)
+    news: list[News] = field(default_factory=list)
+    imported: list[Imported] = field(default_factory=list)
+
+    @property
+    def missing(self) -> int:
+        return self.targets - self.captured
+
+
+def build_settings(overrides: dict[str, Any]) -> Settings:
+    settings = Settings()
+    settings.setmodule(default_settings, priority="project")
+    settings.update(overrides, priority="cmdline")
+    return settings
+
+
+def run_crawl(
+    sessions: sessionmaker[Session],
+    db_url: str,
+    documents: list[str],
+    overrides: dict[str, Any],
+) -> RunSummary:
+    """Import ``documents`` (or the embedded seed into an empty database) and crawl.
+
+    With documents, only their URLs are visited; without, every URL the database's
+    documents cite. One Scrapy crawl per process: the Twisted reactor cannot restart.
+    """
+    imported = [import_path(sessions, path) for path in documents]
+    if documents:
+        urls = list(dict.fromkeys(url for item in imported for url in item.urls))
+    else:
+        if not has_documents(sessions):
+            imported.append(import_seed(sessions))
+        urls = all_cited_urls(sessions)
+
+    settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
+    with sessions() as session, session.begin():
+        run = Run(software=f"evidence/{__version__}", targets=len(urls), settings=_recorded_settings(settings))
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    settings.set("EVIDENCE_RUN_ID", run_id, priority="cmdline")
+
+    _offline_public_suffixes()
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(CitationSpider)
+    process.crawl(crawler, targets=urls)
+    process.start()
+    finish_reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+
+    return _finish(sessions, run_id, urls, finish_reason, imported)
+
+
+def _offline_public_suffixes() -> None:
+    """Keep Scrapy's cookie middleware from downloading the Public Suffix List.
+
+    Its module-level ``TLDExtract()`` fetches the list from the Internet on first use:
+    a request to a third party that no cited page asked for. tldextract's bundled
+    snapshot is used instead.
+    """
+    from scrapy.downloadermiddlewares import cookies
+    from tldextract import TLDExtract
+
+    cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)
+
+
+def _recorded_settings(settings: Settings) -> dict[str, Any]:
+    """The settings that shape what a run sees, kept with the run for later readers."""
+    names = [
+        "USER_AGENT", "DOWNLOAD_TIMEOUT", "RETRY_TIMES", "ROBOTSTXT_OBEY", "EVIDENCE_MAX_BODY_SIZE",
+        "EVIDENCE_ARCHIVE_DIR", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
+    ]
+    return {name: settings.get(name) for name in names}
+
+
+def _finish(
+    sessions: sessionmaker[Session],
+    run_id: int,
+    urls: list[str],
+    finish_reason: str | None,
+    imported: list[Imported],
+) -> RunSummary:
+    with sessions() as session, session.begin():
+        run = session.get_one(Run, run_id)
+        captures = session.execute(
+            select(Capture, Target.url).join(Target).where(Capture.run_id == run_id)
+        ).all()
+        summary = RunSummary(run_id=run_id, status="", targets=len(urls), captured=len(captures), imported=imported)
+        for capture, url in captures:
+            summary.states[capture.state] += 1
+            previous_state = session.scalar(
+                select(Capture.state)
+                .where(Capture.target_id == capture.target_id, Capture.run_id < run_id)
+                .order_by(Capture.run_id.desc())
+                .limit(1)
+            )
+            if is_news(capture.state, previous_state):
+                summary.news.append(News(url, capture.state, capture.reason, previous_state))
+        complete = finish_reason == "finished" and summary.missing == 0
+        run.status = summary.status = "finished" if complete else "interrupted"
+        run.finished_at = utcnow()
+    return summary

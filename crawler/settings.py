@@ -1,0 +1,110 @@
+"""Scrapy settings for evidence: every ``EVIDENCE_*`` setting is defined and explained here.
+
+The command line overrides any of them with ``evidence crawl -s NAME=VALUE``; the
+most used also have their own options (``--archive``, ``--db``, ``--user-agent``,
+``--timeout``, ``--max-body``) and environment variables.
+"""
+
+from crawler import __version__
+
+# --- evidence's own settings -------------------------------------------------------
+
+#: Write every exchange to WARC. Off only for experiments: without it nothing is archived.
+EVIDENCE_WARC_ENABLED = True
+#: Folder of the WARC store (``--archive``, ``EVIDENCE_ARCHIVE``).
+EVIDENCE_ARCHIVE_DIR = "archive"
+#: SQLAlchemy URL of the evidence database (``--db``, ``EVIDENCE_DB``).
+EVIDENCE_DB_URL = "sqlite:///evidence.db"
+#: Largest body kept per exchange, in bytes (``--max-body``). A larger body is cut
+#: there and its record marked ``WARC-Truncated: length``; 0 keeps everything.
+EVIDENCE_MAX_BODY_SIZE = 200 * 1024 * 1024
+#: Who runs the crawl, written into every warcinfo record (a name or an e-mail).
+EVIDENCE_OPERATOR = ""
+#: Set by the runner: the database id of the run the captures belong to.
+EVIDENCE_RUN_ID = 0
+#: WARC file names start with this.
+EVIDENCE_WARC_PREFIX = "evidence"
+#: A WARC file is closed and a new one started once it reaches this many bytes.
+EVIDENCE_WARC_MAX_SIZE = 1024 * 1024 * 1024
+
+# --- Scrapy, set for checking citations on government sites -----------------------
+
+BOT_NAME = "evidence"
+SPIDER_MODULES = ["crawler.spiders"]
+#: Identifies the tool; ``--user-agent`` / ``EVIDENCE_USER_AGENT`` adds a contact.
+USER_AGENT = f"evidence/{__version__} (citation evidence archiver)"
+
+#: robots.txt policy: a cited URL is fetched once per run because a person cited it,
+#: the way on-demand archiving services (Save Page Now, perma.cc) fetch a page, so
+#: robots.txt is not consulted by default. Set ROBOTSTXT_OBEY=True (``--obey-robots``)
+#: to honour it; a refused URL is then recorded as unreachable, reason ``robots``.
+ROBOTSTXT_OBEY = False
+
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+# 5xx and timeouts; access refusals (403, 429) are answers, recorded as they are.
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+
+REDIRECT_ENABLED = True
+REDIRECT_MAX_TIMES = 10
+# A meta refresh is part of the page as cited; following it would hide the page.
+METAREFRESH_ENABLED = False
+
+# Non-2xx answers are evidence too (404, 410, 503): every one reaches the spider.
+HTTPERROR_ALLOW_ALL = True
+# The spider de-duplicates cited URLs itself; Scrapy's filter would silently drop a
+# redirect to a URL already seen in the run (two citations redirected to one home page).
+DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
+
+# Only http and https are ever fetched, also after a redirect.
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.handlers.wirehttp.WireHttpDownloadHandler",
+    "https": "crawler.handlers.wirehttp.WireHttpDownloadHandler",
+    "file": None,
+    "data": None,
+    "ftp": None,
+    "s3": None,
+}
+# The recorder caps bodies itself (keeping the first bytes); Scrapy's own limit would
+# drop the whole response instead.
+DOWNLOAD_MAXSIZE = 0
+DOWNLOAD_WARNSIZE = 0
+# A body cut short by the server reaches the recorder flagged, to be archived as such.
+DOWNLOAD_FAIL_ON_DATALOSS = False
+
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "es,en;q=0.8",
+    # gzip and deflate only: brotli and zstd bodies are not replayable by every WARC tool.
+    "Accept-Encoding": "gzip, deflate",
+}
+
+DOWNLOADER_MIDDLEWARES = {
+    # Above HttpCache (900) and below the download handler: process_response here runs
+    # before Redirect (600), Retry (550) and any decoding, so every hop and attempt is
+    # archived with the body as received.
+    "crawler.middlewares.warcrecorder.WarcRecorderMiddleware": 950,
+    # Bodies stay encoded: they are archived, not parsed, and this keeps
+    # decompression bombs out of memory.
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+}
+ITEM_PIPELINES = {"crawler.pipelines.evidence.EvidencePipeline": 300}
+# One pipeline task per response instead of a hundred.
+CONCURRENT_ITEMS = 1
+
+# No way into a running crawl from outside.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+LOG_LEVEL = "WARNING"
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+# Items carry every archived hop; logging each one at DEBUG would drown the log.
+LOG_FORMATTER = "crawler.logformatter.QuietLogFormatter"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -1,0 +1,148 @@
+"""The WARC store: rolling, record-at-a-time gzipped WARC/1.1 files under one folder.
+
+A file is written as ``NAME.warc.gz.open`` and renamed to ``NAME.warc.gz`` when it is
+closed (the Heritrix convention), so a file that still ends in ``.open`` was never
+closed cleanly. The database always stores the final name; readers fall back to the
+``.open`` name (see :mod:`crawler.warc.reader`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO
+
+from crawler import __version__
+from crawler.exceptions import ArchiveError
+from crawler.warc.records import WarcRecord, warcinfo_block
+
+OPEN_SUFFIX = ".open"
+# Level 6 costs about 30% less CPU than warcio's level 9 for under 0.5% more bytes.
+GZIP_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class RecordLocation:
+    """Where one written record lives: enough to seek to it directly."""
+
+    filename: str
+    offset: int
+    length: int
+    record_id: str
+
+
+class WarcStore:
+    """Appends records to the current file of ``directory``, rolling over at ``max_size``.
+
+    Not thread-safe: Scrapy calls downloader middlewares from the reactor thread only.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        prefix: str = "evidence",
+        max_size: int = 1024**3,
+        warcinfo: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.prefix = prefix
+        self.max_size = max_size
+        self.warcinfo = warcinfo or []
+        self._file: BinaryIO | None = None
+        self._name: str | None = None
+        self._serial = 0
+        self._stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")[:17]
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArchiveError(
+                f"cannot create the archive folder {self.directory}: {exc.strerror}; "
+                "pass a writable folder with --archive"
+            ) from exc
+
+    @property
+    def current_name(self) -> str | None:
+        return self._name
+
+    def write(self, records: list[WarcRecord]) -> list[RecordLocation]:
+        """Write ``records`` next to each other in one file, each as its own gzip member."""
+        if self._file is not None and self._file.tell() >= self.max_size:
+            self.close()
+        if self._file is None:
+            self._open()
+        assert self._file is not None and self._name is not None
+        locations = []
+        for record in records:
+            offset = self._file.tell()
+            self._write_member(record)
+            locations.append(
+                RecordLocation(self._name, offset, self._file.tell() - offset, record.record_id)
+            )
+        return locations
+
+    def sync(self) -> None:
+        """Make what was written durable; call before committing rows that point at it."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        self.sync()
+        self._file.close()
+        assert self._name is not None
+        final = self.directory / self._name
+        os.replace(self.directory / (self._name + OPEN_SUFFIX), final)
+        self._file = None
+        self._name = None
+
+    def _open(self) -> None:
+        self._serial += 1
+        host = socket.gethostname().replace("-", "_") or "host"
+        self._name = f"{self.prefix}-{self._stamp}-{self._serial:05d}-{os.getpid()}-{host}.warc.gz"
+        try:
+            self._file = open(self.directory / (self._name + OPEN_SUFFIX), "xb")
+        except OSError as exc:
+            raise ArchiveError(
+                f"cannot create a WARC file in {self.directory}: {exc.strerror}; "
+                "pass a writable folder with --archive"
+            ) from exc
+        fields = [
+            ("software", f"evidence/{__version__}"),
+            ("format", "WARC File Format 1.1"),
+            ("conformsTo", "http://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/"),
+            ("hostname", socket.gethostname()),
+            *self.warcinfo,
+        ]
+        info = WarcRecord(
+            record_type="warcinfo",
+            target_uri=None,
+            date=datetime.now(timezone.utc),
+            content_type="application/warc-fields",
+            block=warcinfo_block(fields),
+            extra_headers=[("WARC-Filename", self._name)],
+        )
+        self._write_member(info)
+
+    def _write_member(self, record: WarcRecord) -> None:
+        assert self._file is not None
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        write = self._file.write
+        for part in record.chunks():
+            # 1 MiB slices keep the compressor's output buffer small for huge bodies
+            view = memoryview(part)
+            for start in range(0, len(view), 1 << 20):
+                write(compressor.compress(view[start : start + (1 << 20)]))
+        write(compressor.flush())
+
+    def __enter__(self) -> WarcStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

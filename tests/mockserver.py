@@ -1,0 +1,270 @@
+"""A scripted government-like web site for the tests, served on 127.0.0.1 (random port).
+
+Run as a subprocess (``python tests/mockserver.py``): it binds port 0, prints its base
+URL on the first line of stdout and serves until killed, as Scrapy's own test suite
+does with its mock server. ``MockServer`` wraps that for the tests.
+
+The site has two versions: ``POST /_control/version/N`` switches it, and some pages
+change, vanish or move between versions, as government pages do between two runs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+# A minimal but valid one-page PDF; served gzip-encoded to test that `show` returns
+# these exact bytes.
+PDF_BYTES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]/Contents 4 0 R>>endobj\n"
+    b"4 0 obj<</Length 44>>stream\nBT /F1 12 Tf 20 100 Td (Nota tecnica) Tj ET\nendstream endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def html(title: str, body: str) -> bytes:
+    return (
+        f"<!DOCTYPE html><html lang='es'><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body><h1>{title}</h1><p>{body}</p></body></html>"
+    ).encode("utf-8")
+
+
+class State:
+    def __init__(self) -> None:
+        self.version = 1
+        self.hits: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def hit(self, path: str) -> int:
+        with self.lock:
+            self.hits[path] = self.hits.get(path, 0) + 1
+            return self.hits[path]
+
+
+STATE = State()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "MockGov/1.0"
+
+    def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+        pass
+
+    def send(self, status: int, body: bytes, headers: list[tuple[str, str]] = (), reason: str | None = None) -> None:  # type: ignore[assignment]
+        self.send_response(status, reason)
+        names = {name.lower() for name, _ in headers}
+        for name, value in headers:
+            self.send_header(name, value)
+        if "content-type" not in names:
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path).path.strip("/").split("/")
+        if parts[:2] == ["_control", "version"]:
+            STATE.version = int(parts[2])
+            self.send(200, b"ok", [("Content-Type", "text/plain")])
+        elif parts[:2] == ["_control", "reset"]:
+            STATE.version, STATE.hits = 1, {}
+            self.send(200, b"ok", [("Content-Type", "text/plain")])
+        else:
+            self.send(404, b"no such control")
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        path, query = url.path, parse_qs(url.query, keep_blank_values=True)
+        count = STATE.hit(path)
+        version = STATE.version
+        route = ROUTES.get(path)
+        if route is not None:
+            route(self, version, count, query)
+        elif path.startswith("/status/"):
+            code = int(path.rsplit("/", 1)[1])
+            self.send(code, html(f"Error {code}", "Esta página no existe."))
+        else:
+            self.send(404, html("Página no encontrada", "Error 404"))
+
+
+def _stable(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(
+        200,
+        html("Plan de Acción 2016-2018", "Compromisos del Tercer Plan de Acción."),
+        [("Set-Cookie", "ASP.NET_SessionId=abc; path=/"), ("X-Powered-By", "ASP.NET"), ("Set-Cookie", "lang=es; path=/")],
+        reason="Everything Fine",
+    )
+
+
+def _changing(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    text = "Meta: 100 medidores instalados." if version == 1 else "Meta: 40 medidores instalados."
+    h.send(200, html("Avance del compromiso", text))
+
+
+def _vanishing(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 1:
+        h.send(200, html("Nota técnica", "Programa Nacional de Exhumaciones."))
+    else:
+        h.send(404, html("Página no encontrada", "Error 404"))
+
+
+def _withdrawn(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 1:
+        h.send(200, html("Directorio", "Titulares de los Órganos Internos de Control."))
+    else:
+        h.send(410, html("Gone", "Retirado."))
+
+
+def _relocated(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 1:
+        h.send(200, html("Gobierno abierto", "Contenido del compromiso de agua."))
+    else:
+        h.send(301, b"", [("Location", "/nuevo/gobierno-abierto")])
+
+
+def _relocated_target(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(200, html("Gobierno abierto (nuevo sitio)", "Contenido del compromiso de agua."))
+
+
+def _slash(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(301, b"", [("Location", "/dir/")])
+
+
+def _dir(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(200, html("Índice", "Documentos."))
+
+
+def _pdf(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(
+        200,
+        gzip.compress(PDF_BYTES, mtime=0),
+        [("Content-Type", "application/pdf"), ("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],
+    )
+
+
+def _flaky(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if count == 1:
+        h.send(503, html("Servicio no disponible", "Intente más tarde."), [("Retry-After", "0")])
+    else:
+        h.send(200, html("Portal", "De vuelta."))
+
+
+def _down(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(503, html("Servicio no disponible", "Mantenimiento."))
+
+
+def _slow(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    time.sleep(float(query.get("s", ["5"])[0]))
+    h.send(200, html("Lento", "Por fin."))
+
+
+def _echo(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(200, json.dumps({"path": h.path, "headers": list(h.headers.items())}).encode(), [("Content-Type", "application/json")])
+
+
+def _chunked(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send_response(200)
+    h.send_header("Content-Type", "text/plain")
+    h.send_header("Transfer-Encoding", "chunked")
+    h.end_headers()
+    for part in (b"primera parte, ", b"segunda parte"):
+        h.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+    h.wfile.write(b"0\r\n\r\n")
+
+
+def _big(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    size = int(query.get("n", ["1000000"])[0])
+    h.send_response(200)
+    h.send_header("Content-Type", "application/octet-stream")
+    h.send_header("Content-Length", str(size))
+    h.end_headers()
+    block = bytes(range(256)) * 256
+    sent = 0
+    try:
+        while sent < size:
+            part = block[: min(len(block), size - sent)]
+            h.wfile.write(part)
+            sent += len(part)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the client stopped reading at its cap, as it should
+
+
+def _to_file(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(302, b"", [("Location", "file:///etc/passwd")])
+
+
+def _loop(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(302, b"", [("Location", "/loop")])
+
+
+ROUTES = {
+    "/plan": _stable,
+    "/avance": _changing,
+    "/nota": _vanishing,
+    "/directorio": _withdrawn,
+    "/gobiernoabierto": _relocated,
+    "/nuevo/gobierno-abierto": _relocated_target,
+    "/dir": _slash,
+    "/dir/": _dir,
+    "/nota.pdf": _pdf,
+    "/flaky": _flaky,
+    "/down": _down,
+    "/slow": _slow,
+    "/echo": _echo,
+    "/chunked": _chunked,
+    "/big": _big,
+    "/to-file": _to_file,
+    "/loop": _loop,
+}
+
+
+class MockServer:
+    """The site in a subprocess; ``url(path)`` gives an absolute URL on it."""
+
+    def __enter__(self) -> MockServer:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve())], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        self.base = self.proc.stdout.readline().strip()
+        if not self.base.startswith("http://127.0.0.1:"):
+            self.proc.kill()
+            raise RuntimeError(f"mock server did not start: {self.base!r}")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def set_version(self, version: int) -> None:
+        requests.post(self.url(f"/_control/version/{version}"), timeout=5).raise_for_status()
+
+    def reset(self) -> None:
+        requests.post(self.url("/_control/reset"), timeout=5).raise_for_status()
+
+
+def main() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

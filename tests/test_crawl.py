@@ -1,0 +1,229 @@
+"""End to end: a document citing a scripted site, crawled twice with the site changed
+between runs; states from the database, bytes from the WARC files read back with
+warcio and FastWARC, snapshots through ``evidence show``."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from fastwarc.warc import ArchiveIterator as FastArchiveIterator
+from fastwarc.warc import WarcRecordType
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.conftest import Workspace
+from tests.mockserver import PDF_BYTES, MockServer
+
+PAGES = {
+    "1": "/plan",
+    "2": "/avance",
+    "3": "/nota",
+    "4": "/directorio",
+    "5": "/gobiernoabierto",
+    "6": "/dir",
+    "7": "/nota.pdf",
+    "8": "/status/404",
+    "9": "/slow?s=4",
+    "10": "/flaky",
+    "11": "/echo?a=1&b=&c=%C3%B3",
+}
+
+
+def write_report(site: MockServer, path: Path) -> Path:
+    lines = ["# Informe sombra de prueba", "", "Los compromisos¹ se revisaron² en 2018³.", ""]
+    for label, page in PAGES.items():
+        lines.append(f"{label} Disponible en: <{site.url(page)}>")
+    # Cited a second time: still one fetch per run.
+    lines.append(f"12 Véase también {site.url('/plan')}.")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def states(workspace: Workspace) -> dict[str, tuple[str, str]]:
+    result = workspace.run("status", "--json")
+    assert result.returncode == 0, result.stderr
+    return {row["url"]: (row["state"], row["reason"]) for row in json.loads(result.stdout)}
+
+
+def db_rows(workspace: Workspace, query: str) -> list[tuple]:
+    with sqlite3.connect(workspace.db) as connection:
+        return connection.execute(query).fetchall()
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory):
+    """Run 1 on version 1 of the site, run 2 on version 2, run 3 unchanged."""
+    workspace = Workspace(tmp_path_factory.mktemp("e2e"))
+    with MockServer() as site:
+        report = write_report(site, workspace.path / "report.md")
+        first = workspace.crawl(str(report))
+        first_states = states(workspace)
+        site.set_version(2)
+        second = workspace.crawl()
+        second_states = states(workspace)
+        third = workspace.crawl()
+        third_states = states(workspace)
+        yield {
+            "workspace": workspace,
+            "site": site,
+            "runs": [first, second, third],
+            "states": [first_states, second_states, third_states],
+        }
+
+
+def test_first_run_states(crawled):
+    site, (first, _, _) = crawled["site"], crawled["runs"]
+    got = crawled["states"][0]
+    assert got[site.url("/plan")] == ("ok", "first_capture")
+    assert got[site.url("/nota.pdf")] == ("ok", "first_capture")
+    assert got[site.url("/dir")] == ("ok", "first_capture"), "a trailing-slash redirect is not a move"
+    assert got[site.url("/status/404")] == ("gone", "http_404")
+    assert got[site.url("/slow?s=4")] == ("unreachable", "timeout")
+    assert got[site.url("/flaky")] == ("ok", "first_capture"), "a 503 then 200 is retried, not reported"
+    # A gone citation on the first run is news: exit 1.
+    assert first.returncode == 1, first.stderr
+    assert "gone" in first.stdout and site.url("/status/404") in first.stdout
+
+
+def test_second_run_sees_changes_moves_and_removals(crawled):
+    site, (_, second, _) = crawled["site"], crawled["runs"]
+    got = crawled["states"][1]
+    assert got[site.url("/plan")] == ("ok", "unchanged")
+    assert got[site.url("/avance")] == ("changed", "content")
+    assert got[site.url("/nota")] == ("gone", "http_404")
+    assert got[site.url("/directorio")] == ("gone", "http_410")
+    assert got[site.url("/gobiernoabierto")] == ("moved", "redirect")
+    assert second.returncode == 1
+    news = second.stdout
+    for page in ("/avance", "/nota", "/directorio", "/gobiernoabierto"):
+        assert site.url(page) in news
+    assert site.url("/status/404") not in news, "still gone is not news"
+
+
+def test_third_run_without_changes_exits_zero(crawled):
+    third = crawled["runs"][2]
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert "no news" in third.stdout
+
+
+def test_one_fetch_per_url_per_run(crawled):
+    workspace = crawled["workspace"]
+    per_run = db_rows(workspace, "SELECT run_id, COUNT(*), COUNT(DISTINCT target_id) FROM captures GROUP BY run_id")
+    assert per_run == [(1, 11, 11), (2, 11, 11), (3, 11, 11)]
+    citations = db_rows(workspace, "SELECT COUNT(*) FROM citations")
+    assert citations == [(12,)]
+
+
+def test_status_formats(crawled):
+    workspace = crawled["workspace"]
+    table = workspace.run("status")
+    assert table.returncode == 0
+    header = table.stdout.splitlines()[0].split()
+    assert header == ["document", "footnote", "url", "state", "reason", "http_status", "checked_at", "snapshot"]
+    csv_out = workspace.run("status", "--csv").stdout.splitlines()
+    assert csv_out[0] == "document,footnote,url,state,reason,http_status,checked_at,snapshot"
+    assert len(csv_out) == 13
+    rows = json.loads(workspace.run("status", "--json").stdout)
+    assert {row["document"] for row in rows} == {"report.md"}
+    assert [row["footnote"] for row in rows][-1] == "12"
+
+
+def test_history_lists_every_capture_newest_first(crawled):
+    workspace, site = crawled["workspace"], crawled["site"]
+    rows = json.loads(workspace.run("history", site.url("/avance"), "--json").stdout)
+    assert [row["run"] for row in rows] == [3, 2, 1]
+    assert [row["state"] for row in rows] == ["ok", "changed", "ok"]
+    assert rows[0]["payload_digest"] == rows[1]["payload_digest"] != rows[2]["payload_digest"]
+
+
+def test_show_returns_the_original_pdf_bytes(crawled):
+    workspace, site = crawled["workspace"], crawled["site"]
+    shown = workspace.run("show", site.url("/nota.pdf"), "-o", "nota.pdf")
+    assert shown.returncode == 0, shown.stderr
+    assert (workspace.path / "nota.pdf").read_bytes() == PDF_BYTES
+    raw = workspace.run("show", site.url("/nota.pdf"), "--raw", "-o", "raw.gz")
+    assert raw.returncode == 0
+    assert (workspace.path / "raw.gz").read_bytes() == gzip.compress(PDF_BYTES, mtime=0)
+
+
+def test_show_at_an_earlier_time_gives_the_earlier_text(crawled):
+    workspace, site = crawled["workspace"], crawled["site"]
+    history = json.loads(workspace.run("history", site.url("/avance"), "--json").stdout)
+    first_time = history[-1]["checked_at"]
+    old = workspace.run("show", site.url("/avance"), "--at", first_time)
+    new = workspace.run("show", site.url("/avance"))
+    assert "100 medidores" in old.stdout
+    assert "40 medidores" in new.stdout
+
+
+def test_every_warc_record_verifies_with_warcio_and_fastwarc(crawled):
+    workspace = crawled["workspace"]
+    files = workspace.warc_files()
+    assert len(files) == 3 and all(f.name.endswith(".warc.gz") for f in files), "one closed file per run"
+    total = 0
+    for path in files:
+        with open(path, "rb") as handle:
+            records = list(_warcio_records(handle))
+        assert records[0][0] == "warcinfo"
+        total += len(records)
+        fast_blocks = [r.verify_block_digest(consume=False) for r in FastArchiveIterator(str(path), parse_http=False, fsspec_args=False)]
+        assert len(fast_blocks) == len(records) and all(fast_blocks)
+        fast_payloads = [
+            r.verify_payload_digest(consume=False)
+            for r in FastArchiveIterator(str(path), parse_http=True, fsspec_args=False, record_types=WarcRecordType.response)
+        ]
+        assert fast_payloads and all(fast_payloads)
+    (records_in_db,) = db_rows(workspace, "SELECT COUNT(*) FROM records")[0]
+    assert total == records_in_db + len(files), "every record but the warcinfo ones is in the database"
+
+
+def _warcio_records(handle):
+    iterator = ArchiveIterator(handle, check_digests="raise")
+    for record in iterator:
+        record.content_stream().read()
+        yield record.rec_type, record.rec_headers.get_header("WARC-Warc-Version") or record.rec_headers.protocol
+
+
+def test_database_offsets_point_at_the_named_records(crawled):
+    workspace = crawled["workspace"]
+    rows = db_rows(workspace, "SELECT filename, offset, record_id, record_type, target_uri FROM records")
+    assert rows
+    for filename, offset, record_id, record_type, target_uri in rows:
+        with open(workspace.archive / filename, "rb") as handle:
+            handle.seek(offset)
+            record = next(iter(ArchiveIterator(handle)))
+            assert record.rec_headers.get_header("WARC-Record-ID") == record_id
+            assert record.rec_type == record_type
+            assert record.rec_headers.get_header("WARC-Target-URI") == target_uri
+            assert record.rec_headers.protocol == "WARC/1.1"
+
+
+def test_redirect_hops_and_retries_are_all_archived(crawled):
+    workspace, site = crawled["workspace"], crawled["site"]
+    hops = db_rows(
+        workspace,
+        "SELECT r.target_uri, r.http_status FROM records r JOIN captures c ON r.capture_id = c.id "
+        "JOIN targets t ON c.target_id = t.id WHERE c.run_id = 1 AND r.record_type = 'response' "
+        f"AND t.url IN ('{site.url('/flaky')}', '{site.url('/dir')}') ORDER BY r.capture_id, r.position",
+    )
+    assert sorted(hops) == sorted(
+        [(site.url("/flaky"), 503), (site.url("/flaky"), 200), (site.url("/dir"), 301), (site.url("/dir/"), 200)]
+    )
+    chain = db_rows(workspace, f"SELECT redirect_chain FROM captures c JOIN targets t ON c.target_id = t.id WHERE c.run_id = 2 AND t.url = '{site.url('/gobiernoabierto')}'")
+    assert json.loads(chain[0][0]) == [
+        {"url": site.url("/gobiernoabierto"), "status": 301},
+        {"url": site.url("/nuevo/gobierno-abierto"), "status": 200},
+    ]
+
+
+def test_failed_fetch_is_recorded_with_its_error_and_no_record(crawled):
+    workspace, site = crawled["workspace"], crawled["site"]
+    rows = db_rows(
+        workspace,
+        "SELECT c.error_kind, c.warc_filename, COUNT(r.id) FROM captures c JOIN targets t ON c.target_id = t.id "
+        f"LEFT JOIN records r ON r.capture_id = c.id WHERE t.url = '{site.url('/slow?s=4')}' GROUP BY c.id",
+    )
+    assert rows == [("timeout", None, 0)] * 3
