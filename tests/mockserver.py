@@ -231,12 +231,57 @@ ROUTES = {
 }
 
 
+class ProxyHandler(BaseHTTPRequestHandler):
+    """A forward proxy that never forwards: every plain-HTTP URL gets a small page
+    naming it, every CONNECT (HTTPS) is refused. Tests that crawl real-world URLs,
+    such as the embedded seed's, point http_proxy/https_proxy here so that no
+    request leaves the machine."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[str] = []
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _answer(self, status: int, body: bytes, content_type: str = "text/html; charset=utf-8") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        if self.path == "/_control/seen":
+            self._answer(200, json.dumps(self.seen).encode(), "application/json")
+            return
+        self.seen.append(self.path)
+        self._answer(200, html("Copia local", f"Página solicitada: {self.path}"))
+
+    def do_CONNECT(self) -> None:
+        self.seen.append(f"CONNECT {self.path}")
+        self.send_response(403, "Tunnel refused by the test proxy")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        self.close_connection = True
+
+
 class MockServer:
     """The site in a subprocess; ``url(path)`` gives an absolute URL on it."""
 
+    def __init__(self, *, proxy: bool = False) -> None:
+        self.proxy = proxy
+
+    def seen(self) -> list[str]:
+        """What the proxy was asked for (proxy mode only)."""
+        response = requests.get(self.url("/_control/seen"), timeout=5)
+        response.raise_for_status()
+        return list(response.json())
+
     def __enter__(self) -> MockServer:
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve())], stdout=subprocess.PIPE, text=True
+            [sys.executable, str(Path(__file__).resolve()), *(["--proxy"] if self.proxy else [])],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         self.base = self.proc.stdout.readline().strip()
@@ -260,7 +305,8 @@ class MockServer:
 
 
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    handler = ProxyHandler if "--proxy" in sys.argv[1:] else Handler
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()
