@@ -55,6 +55,10 @@ def _log_level(verbose: int, quiet: bool) -> int:
     # The HTTP client's own per-request lines only at -vv: Scrapy already logs each.
     for name in ("httpx2", "httpcore2"):
         logging.getLogger(name).setLevel(level if verbose >= 2 else logging.WARNING)
+    # A URL that stays down after its retries is a verdict (unreachable), reported in
+    # the summary; Scrapy's ERROR line for it would make cron mail on every run.
+    if not verbose:
+        logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
     return level
 
 
@@ -119,6 +123,7 @@ def crawl(
     Without DOCUMENTS, every URL cited by the documents already in the database is
     re-checked; an empty database starts with the embedded seed report.
     """
+    from crawler.citations import read_document
     from crawler.db import database_url
     from crawler.runner import run_crawl
 
@@ -139,9 +144,15 @@ def crawl(
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
         settings[name] = value
 
+    try:
+        # Read every document before the database is touched: a typo in a path
+        # must not leave an empty database behind.
+        parsed = [read_document(path) for path in documents]
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
     sessions = _open(db, create=True)
     try:
-        summary = run_crawl(sessions, database_url(db), list(documents), settings)
+        summary = run_crawl(sessions, database_url(db), parsed, settings)
     except EvidenceError as exc:
         raise _fail(exc) from exc
 

@@ -65,11 +65,21 @@ def open_database(value: str, *, create: bool) -> sessionmaker[Session]:
     event.listen(engine, "connect", _on_connect)
     try:
         _prepare(engine, create=create)
-    except OperationalError as exc:
-        raise DatabaseError(f"cannot open database {value}: {exc.orig}") from exc
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot open database {value}: {exc}") from exc
+        raise DatabaseError(describe_failure(value, exc)) from exc
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def describe_failure(value: str, exc: SQLAlchemyError) -> str:
+    """One line naming the database, what went wrong and what to do."""
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    if "locked" in detail or "busy" in detail:
+        return f"database {value} is locked by another process; wait for it to finish and run again"
+    if "not a database" in detail or "malformed" in detail:
+        return f"{value} is not a readable SQLite database ({detail}); point --db at an evidence database or move the file away"
+    if isinstance(exc, OperationalError):
+        return f"cannot open database {value}: {detail}; check the path and its permissions"
+    return f"database {value} failed: {detail}"
 
 
 def _prepare(engine: Engine, *, create: bool) -> None:

@@ -37,9 +37,13 @@ def document_key(source: str) -> str:
 
 def import_path(sessions: sessionmaker[Session], path: str) -> Imported:
     """Read ``path`` and record its citations, replacing those of an earlier import."""
-    parsed = read_document(path)
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return record_document(sessions, parsed, document_key(path), digest)
+    return record_file(sessions, read_document(path))
+
+
+def record_file(sessions: sessionmaker[Session], parsed: ParsedDocument) -> Imported:
+    """Record a document already read from the file ``parsed.source``."""
+    digest = hashlib.sha256(Path(parsed.source).read_bytes()).hexdigest()
+    return record_document(sessions, parsed, document_key(parsed.source), digest)
 
 
 def import_seed(sessions: sessionmaker[Session]) -> Imported:

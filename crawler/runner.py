@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler import __version__
 from crawler import settings as default_settings
-from crawler.documents import Imported, all_cited_urls, has_documents, import_path, import_seed
+from crawler.citations import Document as ParsedDocument
+from crawler.documents import Imported, all_cited_urls, has_documents, import_seed, record_file
 from crawler.models import Capture, Run, Target, utcnow
 from crawler.spiders.citations import CitationSpider
 from crawler.verdicts import is_news
@@ -55,7 +56,7 @@ def build_settings(overrides: dict[str, Any]) -> Settings:
 def run_crawl(
     sessions: sessionmaker[Session],
     db_url: str,
-    documents: list[str],
+    documents: list[ParsedDocument],
     overrides: dict[str, Any],
 ) -> RunSummary:
     """Import ``documents`` (or the embedded seed into an empty database) and crawl.
@@ -63,7 +64,7 @@ def run_crawl(
     With documents, only their URLs are visited; without, every URL the database's
     documents cite. One Scrapy crawl per process: the Twisted reactor cannot restart.
     """
-    imported = [import_path(sessions, path) for path in documents]
+    imported = [record_file(sessions, document) for document in documents]
     if documents:
         urls = list(dict.fromkeys(url for item in imported for url in item.urls))
     else:

@@ -129,3 +129,23 @@ def test_record_bytes_are_exact():
         b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
         b"\r\n\r\n"
     )
+
+
+def test_files_roll_over_at_the_configured_size(workspace: Workspace, site: MockServer):
+    crawl_urls(workspace, site, "/plan", "/avance", "/dir", extra=("-s", "EVIDENCE_WARC_MAX_SIZE=1500"))
+    files = workspace.warc_files()
+    assert len(files) >= 2
+    for path in files:
+        with open(path, "rb") as handle:
+            types = [record.rec_type for record in ArchiveIterator(handle, check_digests="raise")]
+        assert types[0] == "warcinfo" and types.count("warcinfo") == 1
+
+
+def test_refused_connection_is_recorded_without_any_record(workspace: Workspace):
+    doc = workspace.path / "doc.txt"
+    doc.write_text("1 See http://127.0.0.1:1/cerrado\n", encoding="utf-8")
+    result = workspace.crawl(str(doc))
+    assert result.returncode == 0, result.stderr
+    row = json.loads(workspace.run("status", "--json").stdout)[0]
+    assert (row["state"], row["reason"], row["snapshot"]) == ("unreachable", "refused", None)
+    assert records_by_uri(workspace) == {}
