@@ -150,15 +150,14 @@ def crawl(
         parsed = [read_document(path) for path in documents]
     except EvidenceError as exc:
         raise _fail(exc) from exc
+    for document in parsed:
+        _report_problems(document.source, document.problems)
     sessions = _open(db, create=True)
     try:
         summary = run_crawl(sessions, database_url(db), parsed, settings)
     except EvidenceError as exc:
         raise _fail(exc) from exc
 
-    for imported in summary.imported:
-        for problem in imported.problems:
-            click.echo(f"{imported.name}:{problem.line}: skipped {problem.text} ({problem.reason})", err=True)
     if as_json:
         click.echo(json.dumps(_summary_dict(summary), indent=2))
     elif not quiet or summary.news or summary.status != "finished":
@@ -171,6 +170,11 @@ def crawl(
         )
         sys.exit(EXIT_FAILURE)
     sys.exit(EXIT_NEWS if summary.news else EXIT_OK)
+
+
+def _report_problems(source: str, problems: list[Any]) -> None:
+    for problem in problems:
+        click.echo(f"{source}:{problem.line}: skipped {problem.text} ({problem.reason})", err=True)
 
 
 def _summary_dict(summary: Any) -> dict[str, Any]:
@@ -212,8 +216,7 @@ def import_(documents: tuple[str, ...], db: str, archive: str) -> None:
             f"{path}: {imported.citations} citations in {imported.footnotes} footnotes, "
             f"{len(imported.urls)} distinct URLs, {len(imported.problems)} skipped"
         )
-        for problem in imported.problems:
-            click.echo(f"{path}:{problem.line}: skipped {problem.text} ({problem.reason})", err=True)
+        _report_problems(path, imported.problems)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

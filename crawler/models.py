@@ -76,6 +76,9 @@ class Run(Base):
     # running | finished | interrupted | failed
     status: Mapped[str] = mapped_column(String(16), default="running")
     software: Mapped[str] = mapped_column(String(64))
+    # Which process ran it, so a later run can tell a dead run from a live one.
+    host: Mapped[str] = mapped_column(String(255), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
     targets: Mapped[int] = mapped_column(Integer, default=0)
     settings: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     captures: Mapped[list[Capture]] = relationship(back_populates="run")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler import __version__
 from crawler import settings as default_settings
 from crawler.citations import Document as ParsedDocument
-from crawler.documents import Imported, all_cited_urls, has_documents, import_seed, record_file
+from crawler.documents import all_cited_urls, has_documents, import_seed, record_file
 from crawler.models import Capture, Run, Target, utcnow
 from crawler.spiders.citations import CitationSpider
 from crawler.verdicts import is_news
@@ -39,7 +41,6 @@ class RunSummary:
     captured: int
     states: Counter[str] = field(default_factory=Counter)
     news: list[News] = field(default_factory=list)
-    imported: list[Imported] = field(default_factory=list)
 
     @property
     def missing(self) -> int:
@@ -64,17 +65,24 @@ def run_crawl(
     With documents, only their URLs are visited; without, every URL the database's
     documents cite. One Scrapy crawl per process: the Twisted reactor cannot restart.
     """
-    imported = [record_file(sessions, document) for document in documents]
     if documents:
+        imported = [record_file(sessions, document) for document in documents]
         urls = list(dict.fromkeys(url for item in imported for url in item.urls))
     else:
         if not has_documents(sessions):
-            imported.append(import_seed(sessions))
+            import_seed(sessions)
         urls = all_cited_urls(sessions)
 
     settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
+    _close_dead_runs(sessions)
     with sessions() as session, session.begin():
-        run = Run(software=f"evidence/{__version__}", targets=len(urls), settings=_recorded_settings(settings))
+        run = Run(
+            software=f"evidence/{__version__}",
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            targets=len(urls),
+            settings=_recorded_settings(settings),
+        )
         session.add(run)
         session.flush()
         run_id = run.id
@@ -87,7 +95,26 @@ def run_crawl(
     process.start()
     finish_reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
 
-    return _finish(sessions, run_id, urls, finish_reason, imported)
+    return _finish(sessions, run_id, urls, finish_reason)
+
+
+def _close_dead_runs(sessions: sessionmaker[Session]) -> None:
+    """Mark runs whose process died (kill -9, power loss) as interrupted."""
+    host = socket.gethostname()
+    with sessions() as session, session.begin():
+        for run in session.scalars(select(Run).where(Run.status == "running", Run.host == host)):
+            if not _alive(run.pid):
+                run.status = "interrupted"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid > 0
 
 
 def _offline_public_suffixes() -> None:
@@ -117,14 +144,13 @@ def _finish(
     run_id: int,
     urls: list[str],
     finish_reason: str | None,
-    imported: list[Imported],
 ) -> RunSummary:
     with sessions() as session, session.begin():
         run = session.get_one(Run, run_id)
         captures = session.execute(
             select(Capture, Target.url).join(Target).where(Capture.run_id == run_id)
         ).all()
-        summary = RunSummary(run_id=run_id, status="", targets=len(urls), captured=len(captures), imported=imported)
+        summary = RunSummary(run_id=run_id, status="", targets=len(urls), captured=len(captures))
         for capture, url in captures:
             summary.states[capture.state] += 1
             previous_state = session.scalar(

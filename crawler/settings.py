@@ -82,7 +82,6 @@ DOWNLOAD_FAIL_ON_DATALOSS = False
 
 DEFAULT_REQUEST_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-    "Accept-Language": "es,en;q=0.8",
     # gzip and deflate only: brotli and zstd bodies are not replayable by every WARC tool.
     "Accept-Encoding": "gzip, deflate",
 }

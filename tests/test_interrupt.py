@@ -18,7 +18,7 @@ from tests.mockserver import MockServer
 
 def slow_report(workspace: Workspace, site: MockServer, count: int = 12) -> str:
     doc = workspace.path / "slow.md"
-    doc.write_text("".join(f"{i} See {site.url(f'/slow?s=1&i={i}')}\n" for i in range(1, count + 1)), encoding="utf-8")
+    doc.write_text("".join(f"{i} See {site.url(f'/slow?s=0.5&i={i}')}\n" for i in range(1, count + 1)), encoding="utf-8")
     return str(doc)
 
 
@@ -83,6 +83,9 @@ def test_kill_9_mid_run_loses_nothing_and_the_next_run_works(workspace: Workspac
     assert again.returncode == 0, again.stdout + again.stderr
     assert "run 2 finished: 12 URLs checked (12 ok)" in again.stdout
     assert_every_row_points_at_its_record(workspace)
+    with sqlite3.connect(workspace.db) as connection:
+        statuses = connection.execute("SELECT id, status FROM runs ORDER BY id").fetchall()
+    assert statuses == [(1, "interrupted"), (2, "finished")]
 
 
 def test_ctrl_c_finishes_what_is_in_flight_and_marks_the_run_incomplete(workspace: Workspace, site: MockServer):

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HOPS_META_KEY = "evidence_hops"
+#: When the first attempt for a cited URL left for the network.
+CHECKED_AT_META_KEY = "evidence_checked_at"
 _STARTED_KEY = "_evidence_started"
 _RECEIVED_KEY = "_evidence_received"
 _CAPPED_KEY = "_evidence_capped"
@@ -92,6 +94,7 @@ class WarcRecorderMiddleware:
         # Each attempt (first try, retry, redirect hop) passes here, so per-attempt
         # state is reset for it.
         meta = request.meta
+        meta.setdefault(CHECKED_AT_META_KEY, datetime.now(timezone.utc))
         meta.pop(WIRE_META_KEY, None)
         meta[_STARTED_KEY] = time.time()
         meta[_RECEIVED_KEY] = 0

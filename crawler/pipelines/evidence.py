@@ -8,6 +8,7 @@ bytes not on disk.
 from __future__ import annotations
 
 import logging
+from datetime import timezone
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
@@ -57,7 +58,7 @@ class EvidencePipeline:
         capture = Capture(
             run_id=self.run_id,
             target_id=target.id,
-            checked_at=(item.hops[0].started if item.hops else item.checked_at).replace(tzinfo=None),
+            checked_at=item.checked_at.astimezone(timezone.utc).replace(tzinfo=None),
             http_status=last.status if last else None,
             final_url=last.url if last else None,
             redirect_chain=[{"url": hop.url, "status": hop.status} for hop in item.hops],

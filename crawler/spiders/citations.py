@@ -12,7 +12,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.failures import classify
-from crawler.middlewares.warcrecorder import HOPS_META_KEY, Hop
+from crawler.middlewares.warcrecorder import CHECKED_AT_META_KEY, HOPS_META_KEY, Hop
 
 TARGET_META_KEY = "evidence_target"
 
@@ -43,12 +43,12 @@ class CitationSpider(scrapy.Spider):
                 errback=self.failed,
                 # Re-checks must fetch every time; the spider already de-duplicates.
                 dont_filter=True,
-                meta={TARGET_META_KEY: url, "evidence_checked_at": datetime.now(timezone.utc)},
+                meta={TARGET_META_KEY: url},
             )
 
     def parse(self, response: Response, **kwargs: Any) -> Iterable[CaptureItem]:
         meta = response.meta
-        yield CaptureItem(url=meta[TARGET_META_KEY], checked_at=meta["evidence_checked_at"], hops=meta.get(HOPS_META_KEY, []))
+        yield CaptureItem(url=meta[TARGET_META_KEY], checked_at=_checked_at(meta), hops=meta.get(HOPS_META_KEY, []))
 
     def failed(self, failure: Failure) -> Iterable[CaptureItem]:
         request = failure.request  # type: ignore[attr-defined]
@@ -56,8 +56,14 @@ class CitationSpider(scrapy.Spider):
         exc = failure.value
         yield CaptureItem(
             url=meta[TARGET_META_KEY],
-            checked_at=meta["evidence_checked_at"],
+            checked_at=_checked_at(meta),
             hops=meta.get(HOPS_META_KEY, []),
             error_kind=classify(exc),
             error=f"{type(exc).__name__}: {exc}"[:500],
         )
+
+
+def _checked_at(meta: dict[str, Any]) -> datetime:
+    # Set by the recorder when the first attempt left; a request that never reached
+    # the downloader (refused by robots.txt, say) is checked now.
+    return meta.get(CHECKED_AT_META_KEY) or datetime.now(timezone.utc)
