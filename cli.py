@@ -51,15 +51,7 @@ def _open(db: str, *, create: bool) -> Any:
 
 
 def _log_level(verbose: int, quiet: bool) -> int:
-    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    # The HTTP client's own per-request lines only at -vv: Scrapy already logs each.
-    for name in ("httpx2", "httpcore2"):
-        logging.getLogger(name).setLevel(level if verbose >= 2 else logging.WARNING)
-    # A URL that stays down after its retries is a verdict (unreachable), reported in
-    # the summary; Scrapy's ERROR line for it would make cron mail on every run.
-    if not verbose:
-        logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
-    return level
+    return logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
 
 
 def _store_options(func: Any) -> Any:

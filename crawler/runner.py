@@ -90,12 +90,25 @@ def run_crawl(
 
     _offline_public_suffixes()
     process = CrawlerProcess(settings)
+    _tune_logging(settings.get("LOG_LEVEL"))
     crawler = process.create_crawler(CitationSpider)
     process.crawl(crawler, targets=urls)
     process.start()
     finish_reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
 
     return _finish(sessions, run_id, urls, finish_reason)
+
+
+def _tune_logging(level_name: str) -> None:
+    """Quiet what is not news, after Scrapy has (re)configured logging."""
+    level = logging.getLevelName(level_name) if isinstance(level_name, str) else int(level_name)
+    # The HTTP client's own per-request lines only at DEBUG: Scrapy already logs each.
+    for name in ("httpx2", "httpcore2"):
+        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.WARNING)
+    # A URL still down after its retries is a verdict (unreachable) in the summary;
+    # Scrapy's ERROR line for it would make cron mail on every run.
+    if level >= logging.WARNING:
+        logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
 
 
 def _close_dead_runs(sessions: sessionmaker[Session]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 import subprocess
 import sys
 import threading
@@ -78,9 +79,6 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path).path.strip("/").split("/")
         if parts[:2] == ["_control", "version"]:
             STATE.version = int(parts[2])
-            self.send(200, b"ok", [("Content-Type", "text/plain")])
-        elif parts[:2] == ["_control", "reset"]:
-            STATE.version, STATE.hits = 1, {}
             self.send(200, b"ok", [("Content-Type", "text/plain")])
         else:
             self.send(404, b"no such control")
@@ -268,8 +266,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
 class MockServer:
     """The site in a subprocess; ``url(path)`` gives an absolute URL on it."""
 
-    def __init__(self, *, proxy: bool = False) -> None:
-        self.proxy = proxy
+    def __init__(self, *, proxy: bool = False, tls: bool = False) -> None:
+        self.flags = (["--proxy"] if proxy else []) + (["--tls"] if tls else [])
 
     def seen(self) -> list[str]:
         """What the proxy was asked for (proxy mode only)."""
@@ -279,13 +277,13 @@ class MockServer:
 
     def __enter__(self) -> MockServer:
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), *(["--proxy"] if self.proxy else [])],
+            [sys.executable, str(Path(__file__).resolve()), *self.flags],
             stdout=subprocess.PIPE,
             text=True,
         )
         assert self.proc.stdout is not None
         self.base = self.proc.stdout.readline().strip()
-        if not self.base.startswith("http://127.0.0.1:"):
+        if not self.base.startswith(("http://127.0.0.1:", "https://127.0.0.1:")):
             self.proc.kill()
             raise RuntimeError(f"mock server did not start: {self.base!r}")
         return self
@@ -298,17 +296,53 @@ class MockServer:
         return self.base + path
 
     def set_version(self, version: int) -> None:
-        requests.post(self.url(f"/_control/version/{version}"), timeout=5).raise_for_status()
+        requests.post(self.url(f"/_control/version/{version}"), timeout=5, verify=False).raise_for_status()
 
-    def reset(self) -> None:
-        requests.post(self.url("/_control/reset"), timeout=5).raise_for_status()
+
+def self_signed_context() -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate for 127.0.0.1."""
+    import datetime as dt
+    import ipaddress
+    import tempfile
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    folder = Path(tempfile.mkdtemp())
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
 
 
 def main() -> None:
     handler = ProxyHandler if "--proxy" in sys.argv[1:] else Handler
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
+    scheme = "http"
+    if "--tls" in sys.argv[1:]:
+        server.socket = self_signed_context().wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    print(f"{scheme}://127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()
 
 
