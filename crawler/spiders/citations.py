@@ -54,6 +54,7 @@ class CitationSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         meta = request.meta
         exc = failure.value
+        assert exc is not None  # an errback's failure always carries its exception
         yield CaptureItem(
             url=meta[TARGET_META_KEY],
             checked_at=_checked_at(meta),

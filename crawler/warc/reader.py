@@ -136,9 +136,9 @@ def decode_content(body: bytes, content_encoding: str | None) -> bytes:
             body = brotli.decompress(body)
         elif coding == "zstd":
             try:
-                from compression import zstd  # type: ignore[import-not-found]
+                from compression import zstd
             except ImportError:  # Python < 3.14: the backport Scrapy already depends on
-                from backports import zstd  # type: ignore[no-redef]
+                from backports import zstd
 
             body = zstd.decompress(body)
         elif coding != "identity":
