@@ -103,6 +103,15 @@ class Capture(Base):
     content_type: Mapped[str | None] = mapped_column(Text)
     content_length: Mapped[int | None]
     payload_digest: Mapped[str | None] = mapped_column(String(80))
+    # What the page means (see crawler/verdicts/fingerprint.py): ``text:sha256:...`` or ``bytes:sha256:...``
+    fingerprint: Mapped[str | None] = mapped_column(String(80))
+    # For ok/changed: None (same bytes), "bytes" (only bytes changed), "text" (the text changed)
+    change: Mapped[str | None] = mapped_column(String(16))
+    # Whether the evidence differs from the first capture, i.e. from what was cited
+    differs_from_first: Mapped[bool | None]
+    # Names of the soft-404 and other signals that fired
+    signals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id"))
     truncated: Mapped[str | None] = mapped_column(String(16))
     error_kind: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)
@@ -123,10 +132,27 @@ class Capture(Base):
         return f"{self.warc_filename}#{self.warc_offset}"
 
 
+class Probe(Base):
+    """A random sibling of a cited URL, fetched to see how the site answers for a missing page."""
+
+    __tablename__ = "probes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    url: Mapped[str] = mapped_column(Text)
+    http_status: Mapped[int | None]
+    final_url: Mapped[str | None] = mapped_column(Text)
+    fingerprint: Mapped[str | None] = mapped_column(String(80))
+    error_kind: Mapped[str | None] = mapped_column(String(32))
+    records: Mapped[list[Record]] = relationship(back_populates="probe", order_by="Record.position")
+
+
 class Record(Base):
+    """One WARC record, written for a capture or for a probe."""
+
     __tablename__ = "records"
     id: Mapped[int] = mapped_column(primary_key=True)
-    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
+    probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     record_type: Mapped[str] = mapped_column(String(16))
     record_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -137,4 +163,5 @@ class Record(Base):
     filename: Mapped[str] = mapped_column(String(255))
     offset: Mapped[int]
     length: Mapped[int]
-    capture: Mapped[Capture] = relationship(back_populates="records")
+    capture: Mapped[Capture | None] = relationship(back_populates="records")
+    probe: Mapped[Probe | None] = relationship(back_populates="records")

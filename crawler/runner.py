@@ -92,11 +92,28 @@ def run_crawl(
     process = CrawlerProcess(settings)
     _tune_logging(settings.get("LOG_LEVEL"))
     crawler = process.create_crawler(CitationSpider)
-    process.crawl(crawler, targets=urls)
+    process.crawl(crawler, targets=urls, known_digests=_known_digests(sessions, urls))
     process.start()
     finish_reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
 
     return _finish(sessions, run_id, urls, finish_reason)
+
+
+def _known_digests(sessions: sessionmaker[Session], urls: list[str]) -> dict[str, str]:
+    """Payload digest of each URL's last capture judged present, to skip needless probes."""
+    known: dict[str, str] = {}
+    with sessions() as session:
+        rows = session.execute(
+            select(Target.url, Capture.payload_digest)
+            .join(Capture, Capture.target_id == Target.id)
+            .where(Capture.state.in_(("ok", "changed")))
+            .order_by(Capture.run_id)
+        )
+        for url, digest in rows:
+            if digest:
+                known[url] = digest  # later runs overwrite earlier ones
+    wanted = set(urls)
+    return {url: digest for url, digest in known.items() if url in wanted}
 
 
 def _tune_logging(level_name: str) -> None:
@@ -172,7 +189,7 @@ def _finish(
                 .order_by(Capture.run_id.desc())
                 .limit(1)
             )
-            if is_news(capture.state, previous_state):
+            if is_news(capture.state, capture.reason, previous_state):
                 summary.news.append(News(url, capture.state, capture.reason, previous_state))
         complete = finish_reason == "finished" and summary.missing == 0
         run.status = summary.status = "finished" if complete else "interrupted"

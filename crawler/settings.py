@@ -18,8 +18,14 @@ EVIDENCE_DB_URL = "sqlite:///evidence.db"
 #: Largest body kept per exchange, in bytes (``--max-body``). A larger body is cut
 #: there and its record marked ``WARC-Truncated: length``; 0 keeps everything.
 EVIDENCE_MAX_BODY_SIZE = 200 * 1024 * 1024
+#: Runs in a row a URL must fail (DNS, refused, timeout, 5xx...) before it counts as
+#: gone: one bad night is not a removal. Access refusals (401, 403, 429...) never do.
+EVIDENCE_GONE_AFTER = 3
 #: Who runs the crawl, written into every warcinfo record (a name or an e-mail).
 EVIDENCE_OPERATOR = ""
+#: Fetch a random sibling of each page that answers 2xx (once per URL shape and run) to
+#: recognise "not found" pages served with 200 (soft 404s). Its exchanges are archived.
+EVIDENCE_PROBE_ENABLED = True
 #: Set by the runner: the database id of the run the captures belong to.
 EVIDENCE_RUN_ID = 0
 #: WARC file names start with this.

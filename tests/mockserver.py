@@ -165,7 +165,11 @@ def _down(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> 
 
 
 def _slow(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
-    time.sleep(float(query.get("s", ["5"])[0]))
+    try:
+        delay = min(float(query.get("s", ["5"])[0]), 30.0)
+    except ValueError:
+        delay = 0.0
+    time.sleep(delay)
     h.send(200, html("Lento", "Por fin."))
 
 
@@ -334,10 +338,18 @@ def self_signed_context() -> ssl.SSLContext:
     return context
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that gave up (timeout, body cap) is part of the script, not an error.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 def main() -> None:
     handler = ProxyHandler if "--proxy" in sys.argv[1:] else Handler
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = QuietServer(("127.0.0.1", 0), handler)
     scheme = "http"
     if "--tls" in sys.argv[1:]:
         server.socket = self_signed_context().wrap_socket(server.socket, server_side=True)

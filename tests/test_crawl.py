@@ -55,7 +55,7 @@ def db_rows(workspace: Workspace, query: str) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def crawled(tmp_path_factory: pytest.TempPathFactory):
-    """Run 1 on version 1 of the site, run 2 on version 2, run 3 unchanged."""
+    """Run 1 on version 1 of the site, run 2 on version 2, runs 3 and 4 unchanged."""
     workspace = Workspace(tmp_path_factory.mktemp("e2e"))
     with MockServer() as site:
         report = write_report(site, workspace.path / "report.md")
@@ -66,16 +66,17 @@ def crawled(tmp_path_factory: pytest.TempPathFactory):
         second_states = states(workspace)
         third = workspace.crawl()
         third_states = states(workspace)
+        fourth = workspace.crawl()
         yield {
             "workspace": workspace,
             "site": site,
-            "runs": [first, second, third],
+            "runs": [first, second, third, fourth],
             "states": [first_states, second_states, third_states],
         }
 
 
 def test_first_run_states(crawled):
-    site, (first, _, _) = crawled["site"], crawled["runs"]
+    site, first = crawled["site"], crawled["runs"][0]
     got = crawled["states"][0]
     assert got[site.url("/plan")] == ("ok", "first_capture")
     assert got[site.url("/nota.pdf")] == ("ok", "first_capture")
@@ -89,10 +90,10 @@ def test_first_run_states(crawled):
 
 
 def test_second_run_sees_changes_moves_and_removals(crawled):
-    site, (_, second, _) = crawled["site"], crawled["runs"]
+    site, second = crawled["site"], crawled["runs"][1]
     got = crawled["states"][1]
     assert got[site.url("/plan")] == ("ok", "unchanged")
-    assert got[site.url("/avance")] == ("changed", "content")
+    assert got[site.url("/avance")] == ("changed", "text")
     assert got[site.url("/nota")] == ("gone", "http_404")
     assert got[site.url("/directorio")] == ("gone", "http_410")
     assert got[site.url("/gobiernoabierto")] == ("moved", "redirect")
@@ -103,16 +104,25 @@ def test_second_run_sees_changes_moves_and_removals(crawled):
     assert site.url("/status/404") not in news, "still gone is not news"
 
 
-def test_third_run_without_changes_exits_zero(crawled):
-    third = crawled["runs"][2]
-    assert third.returncode == 0, third.stdout + third.stderr
-    assert "no news" in third.stdout
+def test_a_failure_lasting_three_runs_becomes_gone(crawled):
+    site, third = crawled["site"], crawled["runs"][2]
+    assert crawled["states"][1][site.url("/slow?s=4")] == ("unreachable", "timeout")
+    assert crawled["states"][2][site.url("/slow?s=4")] == ("gone", "persistent_timeout")
+    assert third.returncode == 1
+    news = [line for line in third.stdout.splitlines() if line.startswith("  ")]
+    assert news == [f"  gone        persistent_timeout {site.url('/slow?s=4')}"]
+
+
+def test_a_run_without_changes_exits_zero(crawled):
+    fourth = crawled["runs"][3]
+    assert fourth.returncode == 0, fourth.stdout + fourth.stderr
+    assert "no news" in fourth.stdout
 
 
 def test_one_fetch_per_url_per_run(crawled):
     workspace = crawled["workspace"]
     per_run = db_rows(workspace, "SELECT run_id, COUNT(*), COUNT(DISTINCT target_id) FROM captures GROUP BY run_id")
-    assert per_run == [(1, 11, 11), (2, 11, 11), (3, 11, 11)]
+    assert per_run == [(1, 11, 11), (2, 11, 11), (3, 11, 11), (4, 11, 11)]
     citations = db_rows(workspace, "SELECT COUNT(*) FROM citations")
     assert citations == [(12,)]
 
@@ -134,9 +144,9 @@ def test_status_formats(crawled):
 def test_history_lists_every_capture_newest_first(crawled):
     workspace, site = crawled["workspace"], crawled["site"]
     rows = json.loads(workspace.run("history", site.url("/avance"), "--json").stdout)
-    assert [row["run"] for row in rows] == [3, 2, 1]
-    assert [row["state"] for row in rows] == ["ok", "changed", "ok"]
-    assert rows[0]["payload_digest"] == rows[1]["payload_digest"] != rows[2]["payload_digest"]
+    assert [row["run"] for row in rows] == [4, 3, 2, 1]
+    assert [row["state"] for row in rows] == ["ok", "ok", "changed", "ok"]
+    assert rows[0]["payload_digest"] == rows[1]["payload_digest"] == rows[2]["payload_digest"] != rows[3]["payload_digest"]
 
 
 def test_show_returns_the_original_pdf_bytes(crawled):
@@ -162,7 +172,7 @@ def test_show_at_an_earlier_time_gives_the_earlier_text(crawled):
 def test_every_warc_record_verifies_with_warcio_and_fastwarc(crawled):
     workspace = crawled["workspace"]
     files = workspace.warc_files()
-    assert len(files) == 3 and all(f.name.endswith(".warc.gz") for f in files), "one closed file per run"
+    assert len(files) == 4 and all(f.name.endswith(".warc.gz") for f in files), "one closed file per run"
     total = 0
     for path in files:
         with open(path, "rb") as handle:
@@ -226,4 +236,4 @@ def test_failed_fetch_is_recorded_with_its_error_and_no_record(crawled):
         "SELECT c.error_kind, c.warc_filename, COUNT(r.id) FROM captures c JOIN targets t ON c.target_id = t.id "
         f"LEFT JOIN records r ON r.capture_id = c.id WHERE t.url = '{site.url('/slow?s=4')}' GROUP BY c.id",
     )
-    assert rows == [("timeout", None, 0)] * 3
+    assert rows == [("timeout", None, 0)] * 4

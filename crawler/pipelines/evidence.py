@@ -15,9 +15,12 @@ from scrapy.exceptions import NotConfigured
 from sqlalchemy import select
 
 from crawler.db import open_database
-from crawler.models import Capture, Record, Target
-from crawler.spiders.citations import CaptureItem
-from crawler.verdicts import Facts, Previous, judge
+from crawler.middlewares.warcrecorder import Hop
+from crawler.models import Capture, Probe, Record, Target
+from crawler.spiders.citations import CaptureItem, Fetched
+from crawler.verdicts import Facts, History, judge
+from crawler.verdicts.fingerprint import meaning
+from crawler.verdicts.soft404 import ProbeAnswer, signals
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -33,8 +36,11 @@ class EvidencePipeline:
         self.run_id = settings.getint("EVIDENCE_RUN_ID")
         if not self.run_id:
             raise NotConfigured("EVIDENCE_RUN_ID is not set: captures have no run to belong to")
+        self.gone_after = settings.getint("EVIDENCE_GONE_AFTER")
         self.sessions = open_database(settings.get("EVIDENCE_DB_URL"), create=False)
         self.stats = crawler.stats
+        # One row and one extracted text per probe URL, shared by the captures that used it.
+        self._probes: dict[str, tuple[int, ProbeAnswer]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> EvidencePipeline:
@@ -45,7 +51,11 @@ class EvidencePipeline:
             capture = self._capture(session, item)
             session.add(capture)
         self.stats.inc_value(f"evidence/state/{capture.state}")
+        for name in capture.signals:
+            self.stats.inc_value(f"evidence/signal/{name}")
         logger.info("%s %s (%s)", capture.state, item.url, capture.reason)
+        # The body was needed for the verdict only; the WARC holds it.
+        item.body = b""
         return item
 
     def _capture(self, session: Session, item: CaptureItem) -> Capture:
@@ -71,46 +81,119 @@ class EvidencePipeline:
             warc_filename=last.response.filename if last else None,
             warc_offset=last.response.offset if last else None,
             warc_length=last.response.length if last else None,
+            signals=[],
         )
-        for position, hop in enumerate(item.hops):
-            for offset, (kind, where) in enumerate((("response", hop.response), ("request", hop.request))):
-                capture.records.append(
-                    Record(
-                        position=2 * position + offset,
-                        record_type=kind,
-                        record_id=where.record_id,
-                        target_uri=hop.url,
-                        http_status=hop.status if kind == "response" else None,
-                        payload_digest=hop.payload_digest if kind == "response" else None,
-                        truncated=hop.truncated if kind == "response" else None,
-                        filename=where.filename,
-                        offset=where.offset,
-                        length=where.length,
-                    )
-                )
+        _add_records(capture.records, item.hops)
+
+        previous = self._previous_good(session, target.id)
+        if last is not None and 200 <= last.status < 300:
+            # Bytes identical to the last good capture mean the same text: no need to
+            # extract it again, and no content signal can fire that did not fire then.
+            same_bytes = previous is not None and previous.payload_digest == last.payload_digest
+            page = None if same_bytes else meaning(item.body, last.content_type, item.content_encoding)
+            capture.fingerprint = previous.fingerprint if same_bytes and previous else page.fingerprint if page else None
+            probe = self._probe_answer(session, item.probe)
+            if item.probe is not None:
+                capture.probe_id = self._probes[item.probe.url][0]
+            capture.signals = signals(
+                item.url,
+                [(hop.url, hop.status) for hop in item.hops if not _retried(hop, item.hops)],
+                last.content_type,
+                previous.content_type if previous else None,
+                page,
+                probe,
+            )
+
         facts = Facts(
             cited_url=item.url,
             http_status=capture.http_status,
             final_url=capture.final_url,
-            payload_digest=capture.payload_digest,
             truncated=capture.truncated,
             error_kind=item.error_kind,
             redirected=any(300 <= hop.status < 400 for hop in item.hops[:-1]),
+            payload_digest=capture.payload_digest,
+            fingerprint=capture.fingerprint,
+            signals=tuple(capture.signals),
         )
-        verdict = judge(facts, self._previous(session, target.id))
-        capture.state, capture.reason = verdict.state, verdict.reason
+        history = History(
+            last_good_fingerprint=previous.fingerprint if previous else None,
+            recent=self._recent(session, target.id),
+        )
+        verdict = judge(facts, history, gone_after=self.gone_after)
+        capture.state, capture.reason, capture.change = verdict.state, verdict.reason, verdict.change
+        if capture.state in ("ok", "changed"):
+            first = self._first_good_fingerprint(session, target.id)
+            capture.differs_from_first = first is not None and first != capture.fingerprint
         return capture
 
-    def _previous(self, session: Session, target_id: int) -> Previous | None:
-        """The last capture of this target in an earlier run that archived a page."""
-        row = session.execute(
-            select(Capture.state, Capture.payload_digest, Capture.final_url)
-            .where(
-                Capture.target_id == target_id,
-                Capture.run_id != self.run_id,
-                Capture.state.in_(("ok", "changed")),
+    def _probe_answer(self, session: Session, fetched: Fetched | None) -> ProbeAnswer | None:
+        if fetched is None:
+            return None
+        if fetched.url not in self._probes:
+            last = fetched.hops[-1] if fetched.hops else None
+            page = meaning(fetched.body, last.content_type, fetched.content_encoding) if last else None
+            row = Probe(
+                run_id=self.run_id,
+                url=fetched.url,
+                http_status=last.status if last else None,
+                final_url=last.url if last else None,
+                fingerprint=page.fingerprint if page else None,
+                error_kind=fetched.error_kind,
             )
-            .order_by(Capture.checked_at.desc(), Capture.id.desc())
+            _add_records(row.records, fetched.hops)
+            session.add(row)
+            session.flush()
+            answer = ProbeAnswer(fetched.url, row.http_status, row.final_url, page)
+            self._probes[fetched.url] = (row.id, answer)
+            fetched.body = b""
+        return self._probes[fetched.url][1]
+
+    def _previous_good(self, session: Session, target_id: int) -> Capture | None:
+        """The last capture of this target in an earlier run that archived the page as present."""
+        return session.scalar(
+            select(Capture)
+            .where(Capture.target_id == target_id, Capture.run_id != self.run_id, Capture.state.in_(("ok", "changed")))
+            .order_by(Capture.run_id.desc())
             .limit(1)
-        ).first()
-        return Previous(*row) if row else None
+        )
+
+    def _first_good_fingerprint(self, session: Session, target_id: int) -> str | None:
+        return session.scalar(
+            select(Capture.fingerprint)
+            .where(Capture.target_id == target_id, Capture.state.in_(("ok", "changed")))
+            .order_by(Capture.run_id)
+            .limit(1)
+        )
+
+    def _recent(self, session: Session, target_id: int) -> list[tuple[str, str]]:
+        rows = session.execute(
+            select(Capture.state, Capture.reason)
+            .where(Capture.target_id == target_id, Capture.run_id != self.run_id)
+            .order_by(Capture.run_id.desc())
+            .limit(max(self.gone_after, 1))
+        )
+        return [(state, reason) for state, reason in rows]
+
+
+def _retried(hop: Hop, hops: list[Hop]) -> bool:
+    """A failed attempt that was retried is not a step of the redirect chain."""
+    return hop is not hops[-1] and not 300 <= hop.status < 400
+
+
+def _add_records(records: list[Record], hops: list[Hop]) -> None:
+    for position, hop in enumerate(hops):
+        for offset, (kind, where) in enumerate((("response", hop.response), ("request", hop.request))):
+            records.append(
+                Record(
+                    position=2 * position + offset,
+                    record_type=kind,
+                    record_id=where.record_id,
+                    target_uri=hop.url,
+                    http_status=hop.status if kind == "response" else None,
+                    payload_digest=hop.payload_digest if kind == "response" else None,
+                    truncated=hop.truncated if kind == "response" else None,
+                    filename=where.filename,
+                    offset=where.offset,
+                    length=where.length,
+                )
+            )

@@ -1,7 +1,14 @@
-"""The spider: one request per distinct cited URL, every outcome turned into an item."""
+"""The spider: one request per distinct cited URL, every outcome turned into an item.
+
+A page that answers 2xx is also probed (see ``crawler/verdicts/soft404.py``): a random
+sibling URL is fetched once per URL shape and run, so the pipeline can tell a real page
+from a "not found" page served with 200. Pages byte-identical to their last good
+capture are not probed again.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -13,27 +20,38 @@ from twisted.python.failure import Failure
 
 from crawler.failures import classify
 from crawler.middlewares.warcrecorder import CHECKED_AT_META_KEY, HOPS_META_KEY, Hop
+from crawler.verdicts.soft404 import probe_key, probe_url
 
 TARGET_META_KEY = "evidence_target"
 
 
 @dataclass
-class CaptureItem:
-    """What one visit of one cited URL produced, archived hops included."""
+class Fetched:
+    """What one fetch (cited URL or probe) produced, archived hops included."""
 
     url: str
     checked_at: datetime
     hops: list[Hop] = field(default_factory=list)
     error_kind: str | None = None
     error: str | None = None
+    #: final body as received (content coding kept), for the verdict
+    body: bytes = b""
+    content_encoding: str | None = None
+
+
+@dataclass
+class CaptureItem(Fetched):
+    probe: Fetched | None = None
 
 
 class CitationSpider(scrapy.Spider):
     name = "citations"
 
-    def __init__(self, targets: Iterable[str] = (), **kwargs: Any) -> None:
+    def __init__(self, targets: Iterable[str] = (), known_digests: dict[str, str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.targets = list(dict.fromkeys(targets))
+        self.known_digests = known_digests or {}
+        self._probes: dict[str, asyncio.Future[Fetched]] = {}
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.targets:
@@ -46,9 +64,18 @@ class CitationSpider(scrapy.Spider):
                 meta={TARGET_META_KEY: url},
             )
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterable[CaptureItem]:
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[CaptureItem]:
         meta = response.meta
-        yield CaptureItem(url=meta[TARGET_META_KEY], checked_at=_checked_at(meta), hops=meta.get(HOPS_META_KEY, []))
+        item = CaptureItem(
+            url=meta[TARGET_META_KEY],
+            checked_at=_checked_at(meta),
+            hops=meta.get(HOPS_META_KEY, []),
+            body=response.body,
+            content_encoding=_header(response, b"Content-Encoding"),
+        )
+        if self.settings.getbool("EVIDENCE_PROBE_ENABLED") and self._wants_probe(item, response):
+            item.probe = await self._probe(response.url)
+        yield item
 
     def failed(self, failure: Failure) -> Iterable[CaptureItem]:
         request = failure.request  # type: ignore[attr-defined]
@@ -63,8 +90,46 @@ class CitationSpider(scrapy.Spider):
             error=f"{type(exc).__name__}: {exc}"[:500],
         )
 
+    def _wants_probe(self, item: CaptureItem, response: Response) -> bool:
+        if not 200 <= response.status < 300 or not item.hops:
+            return False
+        # Byte-identical to a capture already judged present: the probe would say what it said then.
+        return self.known_digests.get(item.url) != item.hops[-1].payload_digest
+
+    async def _probe(self, url: str) -> Fetched | None:
+        target = probe_url(url)
+        if target is None:
+            return None
+        key = probe_key(url)
+        if key not in self._probes:
+            future: asyncio.Future[Fetched] = asyncio.get_running_loop().create_future()
+            self._probes[key] = future
+            future.set_result(await self._fetch_probe(target))
+        return await self._probes[key]
+
+    async def _fetch_probe(self, url: str) -> Fetched:
+        request = scrapy.Request(url, dont_filter=True, meta={"dont_retry": True})
+        assert self.crawler.engine is not None
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception as exc:  # noqa: BLE001 - every failure is an answer about the site
+            return Fetched(url=url, checked_at=_checked_at(request.meta), hops=request.meta.get(HOPS_META_KEY, []), error_kind=classify(exc))
+        return Fetched(
+            url=url,
+            checked_at=_checked_at(response.meta),
+            hops=response.meta.get(HOPS_META_KEY, []),
+            body=response.body,
+            content_encoding=_header(response, b"Content-Encoding"),
+        )
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value is not None else None
+
 
 def _checked_at(meta: dict[str, Any]) -> datetime:
     # Set by the recorder when the first attempt left; a request that never reached
     # the downloader (refused by robots.txt, say) is checked now.
-    return meta.get(CHECKED_AT_META_KEY) or datetime.now(timezone.utc)
+    value: datetime | None = meta.get(CHECKED_AT_META_KEY)
+    return value or datetime.now(timezone.utc)

@@ -1,19 +1,28 @@
-"""First, deliberately simple verdict rules.
+"""The verdict on one capture, given what it answered and what the target's history says.
 
-States: ``ok`` (present; unchanged since the previous capture, or first capture),
-``changed`` (the archived payload differs from the previous capture), ``moved``
-(redirected to another page), ``gone`` (404/410), ``unreachable`` (no usable answer:
-DNS, refused, timeout, TLS, 5xx or access refusals after retries, a cut body).
+States: ``ok`` (present; its text unchanged since the last good capture, or first capture),
+``changed`` (the text, or for non-text payloads the bytes, differs from the last good
+capture), ``moved`` (redirected to another, existing page that is not the home page),
+``gone`` (404, 410, a soft 404, or a failure persisting over ``gone_after`` runs), and
+``unreachable`` (no usable answer this time: DNS, refused, timeout, TLS, 5xx after
+retries, access refused, maintenance page, a body cut short).
+
+A present page after a ``gone`` one is reported with reason ``restored``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import SplitResult, urlsplit
 
 GONE_STATUSES = {404: "http_404", 410: "http_410"}
-BLOCKED_STATUSES = {401, 403, 407, 429, 451}
+# Access refusals are answers about us, not about the evidence: never a removal.
+BLOCKED_STATUSES = {401, 402, 403, 407, 412, 428, 429, 451}
+NOT_TRANSIENT = {"blocked", "robots", "redirect_refused", "scheme"}
 NEWS_STATES = {"changed", "moved", "gone"}
+SOFT_404_SIGNALS = {
+    "redirect_to_home", "redirect_to_error", "probe_same_url", "probe_similar", "document_became_html", "error_title",
+}
 
 
 @dataclass(frozen=True)
@@ -21,26 +30,60 @@ class Facts:
     cited_url: str
     http_status: int | None
     final_url: str | None
-    payload_digest: str | None
     truncated: str | None
     error_kind: str | None
     redirected: bool
+    payload_digest: str | None = None
+    fingerprint: str | None = None
+    signals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class Previous:
-    state: str
-    payload_digest: str | None
-    final_url: str | None
+class History:
+    """What earlier runs recorded for the target."""
+
+    #: the last capture that archived the page as present (ok or changed)
+    last_good_fingerprint: str | None = None
+    #: states and reasons of the most recent captures, newest first
+    recent: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def previous_state(self) -> str | None:
+        return self.recent[0][0] if self.recent else None
 
 
 @dataclass(frozen=True)
 class Verdict:
     state: str
     reason: str
+    #: for ok/changed: ``None`` (same bytes), ``bytes`` (bytes differ, text the same), ``text``
+    change: str | None = None
 
 
-def judge(facts: Facts, previous: Previous | None) -> Verdict:
+def judge(facts: Facts, history: History, *, gone_after: int = 3) -> Verdict:
+    failure = _failure(facts)
+    if failure is not None:
+        return _persisting(failure, history, gone_after)
+    status = facts.http_status or 0
+    soft = [s for s in facts.signals if s in SOFT_404_SIGNALS]
+    if soft:
+        return Verdict("gone", "soft_404")
+    if "maintenance" in facts.signals:
+        return _persisting(Verdict("unreachable", "maintenance"), history, gone_after)
+    if facts.redirected and facts.final_url and not same_page(facts.cited_url, facts.final_url):
+        return Verdict("moved", "redirect")
+    assert 200 <= status < 300
+    restored = history.previous_state == "gone"
+    if history.last_good_fingerprint is None:
+        return Verdict("ok", "restored" if restored else "first_capture")
+    if history.last_good_fingerprint != facts.fingerprint:
+        kind = "bytes" if (facts.fingerprint or "").startswith("bytes:") else "text"
+        return Verdict("changed", "restored" if restored else kind, kind)
+    return Verdict("ok", "restored" if restored else "unchanged")
+
+
+def _failure(facts: Facts) -> Verdict | None:
+    """The verdict for an answer that does not show the page, or None if it does."""
     if facts.error_kind is not None:
         return Verdict("unreachable", facts.error_kind)
     status = facts.http_status or 0
@@ -56,14 +99,27 @@ def judge(facts: Facts, previous: Previous | None) -> Verdict:
         # A redirect that was not followed: no Location, or one to a refused scheme.
         return Verdict("unreachable", "redirect_refused")
     if status >= 400:
+        # Other client errors (400, 405...) may be about the request: transient until they persist.
         return Verdict("unreachable", f"http_{status}")
-    if facts.redirected and facts.final_url and not same_page(facts.cited_url, facts.final_url):
-        return Verdict("moved", "redirect")
-    if previous is None or previous.payload_digest is None:
-        return Verdict("ok", "first_capture")
-    if previous.payload_digest != facts.payload_digest:
-        return Verdict("changed", "content")
-    return Verdict("ok", "unchanged")
+    if status < 200:
+        return Verdict("unreachable", f"http_{status}")
+    return None
+
+
+def _persisting(verdict: Verdict, history: History, gone_after: int) -> Verdict:
+    """A transient failure becomes ``gone`` once it has lasted ``gone_after`` runs in a row."""
+    if verdict.state != "unreachable" or verdict.reason in NOT_TRANSIENT:
+        return verdict
+    earlier = history.recent[: max(gone_after - 1, 0)]
+    if len(earlier) < gone_after - 1:
+        return verdict
+    if all(_transient(state, reason) for state, reason in earlier):
+        return Verdict("gone", f"persistent_{verdict.reason}")
+    return verdict
+
+
+def _transient(state: str, reason: str) -> bool:
+    return (state == "unreachable" and reason not in NOT_TRANSIENT) or reason.startswith("persistent_")
 
 
 def same_page(cited: str, final: str) -> bool:
@@ -76,8 +132,8 @@ def _page_key(parts: SplitResult) -> tuple[str, str, str]:
     return host, parts.path.rstrip("/") or "/", parts.query
 
 
-def is_news(state: str, previous_state: str | None) -> bool:
-    """Whether a verdict is worth a non-zero exit: a change, or a new move or loss."""
-    if state == "changed":
+def is_news(state: str, reason: str, previous_state: str | None) -> bool:
+    """Worth a non-zero exit: a change, a new move or loss, or evidence that came back."""
+    if state == "changed" or reason == "restored":
         return True
     return state in NEWS_STATES and state != previous_state

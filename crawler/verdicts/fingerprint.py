@@ -1,0 +1,184 @@
+"""What a capture means, as opposed to its bytes: the text a reader of the cited page sees.
+
+``changed`` is raised when this meaning changes, not when the bytes do: government pages
+carry per-request noise (ASP.NET ``__VIEWSTATE`` and ``__EVENTVALIDATION``, CSRF tokens,
+session ids, "consulted on" timestamps, script nonces) that changes on every request.
+
+- HTML: the visible text, one line per block, without scripts, styles, forms' hidden
+  fields, navigation, header and footer (where sites put banners and clocks), with
+  volatile tokens (times, dates, long numbers, hex and base64 tokens) masked.
+- PDF: the text of its pages (pypdf), masked the same way.
+- Anything else, or a PDF without a text layer: the decoded bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import re
+import zlib
+from dataclasses import dataclass
+
+import lxml.html
+from lxml import etree
+
+logger = logging.getLogger(__name__)
+
+# Elements whose content a reader does not see, or sees on every page of the site.
+_INVISIBLE = (
+    "script", "style", "noscript", "template", "svg", "canvas", "iframe", "object", "embed",
+    "head", "input", "select", "textarea", "button", "nav", "header", "footer", "aside",
+)
+_BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary"}
+_BLOCKS = {
+    "p", "div", "section", "article", "main", "li", "ul", "ol", "table", "tr", "td", "th",
+    "h1", "h2", "h3", "h4", "h5", "h6", "br", "hr", "blockquote", "pre", "dd", "dt", "dl",
+    "form", "fieldset", "figure", "figcaption", "caption", "address", "body", "title",
+}
+_VOLATILE = [
+    re.compile(r"\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?[ap]\.?\s?m\.?)?\b", re.I),  # 04:17, 4:17:22 p.m.
+    re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"),
+    re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b"),  # 27/11/2026
+    re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
+    re.compile(r"\b\d{7,}\b"),  # epoch stamps, counters, request ids
+    re.compile(r"\b(?=[A-Za-z0-9+/=_-]*\d)(?=[A-Za-z0-9+/=_-]*[A-Za-z])[A-Za-z0-9+/=_-]{20,}\b"),  # tokens
+]
+_DOCUMENT_TYPES = ("application/pdf",)
+_MAX_TEXT_INPUT = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """The extracted meaning of a payload: ``kind`` is ``html``, ``pdf`` or ``bytes``."""
+
+    kind: str
+    text: str
+    title: str
+    fingerprint: str
+    headings: tuple[str, ...] = ()
+
+
+def decode_body(body: bytes, content_encoding: str | None, limit: int = _MAX_TEXT_INPUT) -> bytes:
+    """Undo gzip/deflate content coding with a bound on the output (bombs stay small).
+
+    Codings this cannot undo leave the bytes as they are: the fingerprint is then
+    over the encoded bytes, which is still a faithful, if stricter, comparison.
+    """
+    coding = (content_encoding or "").strip().lower()
+    if coding in ("gzip", "x-gzip", "deflate"):
+        wbits = zlib.MAX_WBITS + 32 if coding != "deflate" else zlib.MAX_WBITS
+        try:
+            inflater = zlib.decompressobj(wbits)
+            return inflater.decompress(body, limit)
+        except zlib.error:
+            if coding == "deflate":
+                try:
+                    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(body, limit)
+                except zlib.error:
+                    pass
+            return body
+    return body
+
+
+def mask(text: str) -> str:
+    for pattern in _VOLATILE:
+        text = pattern.sub("#", text)
+    return text
+
+
+def _html_text(body: bytes) -> tuple[str, str, tuple[str, ...]]:
+    try:
+        root = lxml.html.document_fromstring(body)
+    except (etree.ParserError, ValueError):
+        return "", "", ()
+    title = " ".join((root.findtext(".//title") or "").split())
+    headings = tuple(" ".join(h.text_content().split()) for h in root.iter("h1", "h2", "h3"))[:6]
+    for element in list(root.iter(*_INVISIBLE)):
+        if element.getparent() is not None:
+            element.drop_tree()
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str) or element.getparent() is None:
+            continue
+        role = (element.get("role") or "").lower()
+        if role in _BOILERPLATE_ROLES or element.get("hidden") is not None or element.get("aria-hidden") == "true":
+            element.drop_tree()
+    lines: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        line = " ".join(" ".join(current).split())
+        if line:
+            lines.append(line)
+        current.clear()
+
+    def walk(element: etree._Element) -> None:
+        # Comments and processing instructions have no str tag: their text is skipped,
+        # their tail (real text after them) is not.
+        block = isinstance(element.tag, str) and element.tag in _BLOCKS
+        if block:
+            flush()
+        if isinstance(element.tag, str) and element.text:
+            current.append(element.text)
+        for child in element:
+            walk(child)
+            if child.tail:
+                current.append(child.tail)
+        if block:
+            flush()
+
+    body_element = root.find("body")
+    walk(body_element if body_element is not None else root)
+    flush()
+    return "\n".join(lines), title, headings
+
+
+def _pdf_text(body: bytes) -> str:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(body))
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        logger.debug("no text from PDF: %s", exc)
+        return ""
+    return "\n".join(" ".join(line.split()) for page in pages for line in page.splitlines() if line.strip())
+
+
+def is_html(content_type: str | None, body: bytes) -> bool:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind in ("text/html", "application/xhtml+xml"):
+        return True
+    return not kind and body.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html"))
+
+
+def is_document(content_type: str | None) -> bool:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind in _DOCUMENT_TYPES or kind.startswith(("application/vnd.openxmlformats", "application/msword", "application/vnd.ms-", "application/vnd.oasis"))
+
+
+def meaning(body: bytes, content_type: str | None, content_encoding: str | None) -> Meaning:
+    """Extract and fingerprint what a reader of this payload sees."""
+    data = decode_body(body, content_encoding)
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if is_html(content_type, data):
+        text, title, headings = _html_text(data)
+        return Meaning("html", text, title, _digest("text", mask(text)), headings)
+    if kind == "application/pdf" or data[:5] == b"%PDF-":
+        text = _pdf_text(data)
+        if text.strip():
+            return Meaning("pdf", text, "", _digest("text", mask(text)))
+    return Meaning("bytes", "", "", "bytes:sha256:" + hashlib.sha256(data).hexdigest())
+
+
+def _digest(kind: str, text: str) -> str:
+    return f"{kind}:sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def similarity(a: str, b: str) -> float:
+    """Jaccard similarity of the two texts' word sets, masked (1.0 for two empty texts)."""
+    words_a, words_b = set(mask(a).lower().split()), set(mask(b).lower().split())
+    if not words_a and not words_b:
+        return 1.0
+    return len(words_a & words_b) / len(words_a | words_b)
