@@ -25,7 +25,7 @@ EXIT_FAILURE = 3
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  done, nothing new to report
-  1  evidence changed, moved or gone since the previous run
+  1  news: evidence changed, moved, gone or restored since the previous run
   2  usage or input error (bad option, unreadable document, unknown URL, no database)
   3  operational failure (database locked or damaged, archive unwritable, run incomplete)"""
 
@@ -92,6 +92,9 @@ def cli() -> None:
 @click.option("--user-agent", envvar="EVIDENCE_USER_AGENT", help="User-Agent to send [env: EVIDENCE_USER_AGENT].")
 @click.option("--timeout", type=click.FloatRange(min=1), help="Seconds before a download is abandoned [default: 30].")
 @click.option("--max-body", type=click.IntRange(min=0), help="Bytes of a body kept; the rest is cut and marked [default: 200 MB].")
+@click.option(
+    "--gone-after", type=click.IntRange(min=1), help="Runs in a row a URL must fail before it counts as gone [default: 3]."
+)
 @click.option("--obey-robots", is_flag=True, help="Honour robots.txt (off by default: citations are fetched on a person's behalf).")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a Scrapy or EVIDENCE_* setting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
@@ -104,6 +107,7 @@ def crawl(
     user_agent: str | None,
     timeout: float | None,
     max_body: int | None,
+    gone_after: int | None,
     obey_robots: bool,
     overrides: tuple[str, ...],
     as_json: bool,
@@ -128,6 +132,8 @@ def crawl(
         settings["DOWNLOAD_TIMEOUT"] = timeout
     if max_body is not None:
         settings["EVIDENCE_MAX_BODY_SIZE"] = max_body
+    if gone_after is not None:
+        settings["EVIDENCE_GONE_AFTER"] = gone_after
     if obey_robots:
         settings["ROBOTSTXT_OBEY"] = True
     for item in overrides:
@@ -292,6 +298,24 @@ def show(url: str, db: str, archive: str, at: str | None, output: str | None, he
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("url")
+@_store_options
+@click.option("--from", "since", help="The older capture: the latest at or before this UTC time (ISO 8601).")
+@click.option("--to", "until", help="The newer capture: the latest at or before this UTC time (default: the last).")
+def diff(url: str, db: str, archive: str, since: str | None, until: str | None) -> None:
+    """A unified diff of the text of two captures of URL (default: the last two)."""
+    from crawler.reports.diff import pick_pair, text_diff
+
+    sessions = _open(db, create=False)
+    try:
+        older, newer = pick_pair(sessions, url, _parse_time(since), _parse_time(until))
+        output = text_diff(Path(archive), older, newer, url)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    click.echo(output or f"no text difference between {older.checked_at:%Y-%m-%dT%H:%M:%SZ} and {newer.checked_at:%Y-%m-%dT%H:%M:%SZ}", nl=bool(not output))
 
 
 def main(args: list[str] | None = None) -> None:

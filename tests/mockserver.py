@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
+import secrets
 import ssl
 import subprocess
 import sys
@@ -23,15 +25,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-# A minimal but valid one-page PDF; served gzip-encoded to test that `show` returns
+try:
+    from tests.pdfs import make_pdf
+except ImportError:  # run as a script: tests/ is the script's own folder
+    from pdfs import make_pdf  # type: ignore[no-redef]
+
+# A one-page PDF with a text layer; served gzip-encoded to test that `show` returns
 # these exact bytes.
-PDF_BYTES = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]/Contents 4 0 R>>endobj\n"
-    b"4 0 obj<</Length 44>>stream\nBT /F1 12 Tf 20 100 Td (Nota tecnica) Tj ET\nendstream endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+PDF_BYTES = make_pdf(["Nota técnica", "Programa Nacional de Exhumaciones."])
 
 
 def html(title: str, body: str) -> bytes:
@@ -89,6 +90,10 @@ class Handler(BaseHTTPRequestHandler):
         count = STATE.hit(path)
         version = STATE.version
         route = ROUTES.get(path)
+        if route is None and path.startswith("/aspx/pagina"):
+            route = _unchanged
+        elif route is None and path.startswith("/soft/"):
+            route = _soft_any
         if route is not None:
             route(self, version, count, query)
         elif path.startswith("/status/"):
@@ -212,7 +217,140 @@ def _loop(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> 
     h.send(302, b"", [("Location", "/loop")])
 
 
+# --- a government-like site with per-request noise, for the verdict tests -----------
+
+BANNERS = ("Consulta el nuevo portal", "Aviso de privacidad actualizado", "Horario de atención")
+
+
+def noisy(title: str, content: str) -> bytes:
+    """An ASP.NET-style page whose bytes differ on every request while its text does not."""
+    token = secrets.token_urlsafe(48)
+    now = time.strftime("%d/%m/%Y %H:%M:%S")
+    return (
+        "<!DOCTYPE html><html lang='es'><head><meta charset='utf-8'>"
+        f"<title>{title}</title><meta name='csrf-token' content='{secrets.token_hex(16)}'>"
+        f"<script nonce='{secrets.token_hex(8)}'>var t = {time.time()}; var sid = '{secrets.token_hex(12)}';</script>"
+        "<style>.b{color:#333}</style></head><body>"
+        f"<header><div class='banner'>{random.choice(BANNERS)}</div>"
+        f"<nav><a href='/?ASP.NET_SessionId={secrets.token_hex(12)}'>Inicio</a> | <a href='/transparencia'>Transparencia</a></nav></header>"
+        f"<form method='post'><input type='hidden' name='__VIEWSTATE' value='{token}'>"
+        f"<input type='hidden' name='__EVENTVALIDATION' value='{secrets.token_urlsafe(24)}'></form>"
+        f"<!-- served by node {secrets.randbelow(64)} rid {secrets.token_hex(6)} -->"
+        f"<main><h1>{title}</h1>{content}"
+        f"<p class='consulta'>Fecha de consulta: {now} hrs. Folio de consulta {secrets.randbelow(10**10):010d}</p></main>"
+        f"<footer>Última actualización del portal {now}. Visitas: {secrets.randbelow(10**7)}</footer>"
+        "</body></html>"
+    ).encode("utf-8")
+
+
+SOFT_NOT_FOUND = "<p>El contenido que busca ya no está disponible en este portal.</p><p>Regrese al inicio.</p>"
+
+
+def _home(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(200, noisy("Portal de Gobierno Abierto", "<p>Bienvenida al portal.</p>"))
+
+
+def _unchanged(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    number = h.path.rsplit("pagina", 1)[1].split(".")[0]
+    content = f"<p>Compromiso {number}: informe de avance trimestral.</p><p>Meta {number}: {int(number) * 7} acciones.</p>"
+    h.send(200, noisy(f"Compromiso {number}", content))
+
+
+def _edited(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    goal = "100 medidores instalados" if version == 1 else "40 medidores instalados"
+    h.send(200, noisy("Agua", f"<p>Meta comprometida: {goal}.</p>"))
+
+
+def _gzip_restamped(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    # Same text, gzipped with a new timestamp each time: only the bytes change.
+    body = gzip.compress(html("Datos abiertos", "Catálogo de datos."), mtime=int(time.time()) + count)
+    h.send(200, body, [("Content-Encoding", "gzip")])
+
+
+def _soft_any(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """Under /soft/ every unknown path answers 200 with a friendly page."""
+    path = urlsplit(h.path).path
+    real = {
+        "/soft/directorio": ("Directorio", "<p>Titulares de los Órganos Internos de Control 2018.</p>"),
+        "/soft/contacto": ("Contacto", "<p>Teléfono 55 1234.</p>"),
+    }
+    if version == 1:
+        real["/soft/retirado"] = ("Protocolo", "<p>Protocolo homologado de búsqueda, versión 2017.</p>")
+    if path in real:
+        title, content = real[path]
+        h.send(200, noisy(title, content))
+    else:
+        h.send(200, noisy("Portal", SOFT_NOT_FOUND))
+
+
+def _error_title(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 1:
+        h.send(200, noisy("Guion comentado", "<p>Índice comentado del documento final.</p>"))
+    else:
+        h.send(200, noisy("Error 404 - Página no encontrada", "<p>Lo sentimos.</p>"))
+
+
+def _section(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 1:
+        h.send(200, noisy("Lo bueno cuenta", "<p>Informe de gobierno.</p>"))
+    else:
+        h.send(302, b"", [("Location", "/")])
+
+
+def _report_pdf(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 1:
+        h.send(200, PDF_BYTES, [("Content-Type", "application/pdf")])
+    else:
+        h.send(200, noisy("Documentos", "<p>Consulte la sección de documentos.</p>"))
+
+
+def _down_from_v2(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 1:
+        h.send(200, noisy("Resultados", "<p>Tablero de resultados.</p>"))
+    else:
+        h.send(503, html("Servicio no disponible", "Intente más tarde."))
+
+
+def _forbidden_from_v2(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 1:
+        h.send(200, noisy("Normateca", "<p>Normateca sustantiva.</p>"))
+    else:
+        h.send(403, html("Acceso denegado", "No autorizado."))
+
+
+def _down_in_v2(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 2:
+        h.send(503, html("Servicio no disponible", "Mantenimiento."))
+    else:
+        h.send(200, noisy("Padrón", "<p>Padrón único de beneficiarios.</p>"))
+
+
+def _back_in_v3(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 2:
+        h.send(404, html("Página no encontrada", "Error 404"))
+    else:
+        h.send(200, noisy("Exhumaciones", "<p>Programa Nacional de Exhumaciones.</p>"))
+
+
+def _maintenance(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    if version == 2:
+        h.send(200, noisy("Sitio en mantenimiento", "<p>Volvemos pronto.</p>"))
+    else:
+        h.send(200, noisy("Cambio climático", "<p>Inventario de emisiones.</p>"))
+
+
 ROUTES = {
+    "/": _home,
+    "/aspx/editado.aspx": _edited,
+    "/aspx/datos": _gzip_restamped,
+    "/clean/guion": _error_title,
+    "/seccion/lobuenocuenta/": _section,
+    "/docs/informe.pdf": _report_pdf,
+    "/caido": _down_from_v2,
+    "/prohibido": _forbidden_from_v2,
+    "/intermitente": _down_in_v2,
+    "/vuelve": _back_in_v3,
+    "/mantenimiento": _maintenance,
     "/plan": _stable,
     "/avance": _changing,
     "/nota": _vanishing,

@@ -90,7 +90,7 @@ class EvidencePipeline:
             # Bytes identical to the last good capture mean the same text: no need to
             # extract it again, and no content signal can fire that did not fire then.
             same_bytes = previous is not None and previous.payload_digest == last.payload_digest
-            page = None if same_bytes else meaning(item.body, last.content_type, item.content_encoding)
+            page = None if same_bytes else meaning(item.body, last.content_type, item.content_encoding, item.checked_at)
             capture.fingerprint = previous.fingerprint if same_bytes and previous else page.fingerprint if page else None
             probe = self._probe_answer(session, item.probe)
             if item.probe is not None:
@@ -102,6 +102,7 @@ class EvidencePipeline:
                 previous.content_type if previous else None,
                 page,
                 probe,
+                item.checked_at,
             )
 
         facts = Facts(
@@ -117,6 +118,7 @@ class EvidencePipeline:
         )
         history = History(
             last_good_fingerprint=previous.fingerprint if previous else None,
+            last_good_payload_digest=previous.payload_digest if previous else None,
             recent=self._recent(session, target.id),
         )
         verdict = judge(facts, history, gone_after=self.gone_after)
@@ -131,7 +133,7 @@ class EvidencePipeline:
             return None
         if fetched.url not in self._probes:
             last = fetched.hops[-1] if fetched.hops else None
-            page = meaning(fetched.body, last.content_type, fetched.content_encoding) if last else None
+            page = meaning(fetched.body, last.content_type, fetched.content_encoding, fetched.checked_at) if last else None
             row = Probe(
                 run_id=self.run_id,
                 url=fetched.url,

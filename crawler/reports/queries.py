@@ -12,8 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.exceptions import NotFound
 from crawler.models import Capture, Citation, Document, Target
 
-STATUS_COLUMNS = ["document", "footnote", "url", "state", "reason", "http_status", "checked_at", "snapshot"]
-HISTORY_COLUMNS = ["run", "checked_at", "state", "reason", "http_status", "final_url", "payload_digest", "snapshot"]
+STATUS_COLUMNS = [
+    "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot",
+]
+HISTORY_COLUMNS = [
+    "run", "checked_at", "state", "reason", "change", "signals", "http_status", "final_url", "payload_digest", "snapshot",
+]
 
 
 def document_label(name: str) -> str:
@@ -54,6 +58,7 @@ def status_rows(sessions: sessionmaker[Session], document: str | None = None) ->
                     "reason": capture.reason if capture else "",
                     "http_status": capture.http_status if capture else None,
                     "checked_at": _time(capture.checked_at) if capture else None,
+                    "differs_from_first": capture.differs_from_first if capture else None,
                     "snapshot": capture.snapshot if capture else None,
                 }
             )
@@ -81,6 +86,8 @@ def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, An
                 "checked_at": _time(capture.checked_at),
                 "state": capture.state,
                 "reason": capture.reason,
+                "change": capture.change,
+                "signals": capture.signals,
                 "http_status": capture.http_status,
                 "final_url": capture.final_url,
                 "payload_digest": capture.payload_digest,

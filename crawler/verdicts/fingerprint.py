@@ -19,6 +19,7 @@ import logging
 import re
 import zlib
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 import lxml.html
 from lxml import etree
@@ -37,13 +38,18 @@ _BLOCKS = {
     "form", "fieldset", "figure", "figcaption", "caption", "address", "body", "title",
 }
 _VOLATILE = [
-    re.compile(r"\b\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?[ap]\.?\s?m\.?)?\b", re.I),  # 04:17, 4:17:22 p.m.
-    re.compile(r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"),
-    re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b"),  # 27/11/2026
-    re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),
-    re.compile(r"\b\d{7,}\b"),  # epoch stamps, counters, request ids
-    re.compile(r"\b(?=[A-Za-z0-9+/=_-]*\d)(?=[A-Za-z0-9+/=_-]*[A-Za-z])[A-Za-z0-9+/=_-]{20,}\b"),  # tokens
+    re.compile(r"(?<!\d)\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s?[ap]\.?\s?m\.?)?(?!\d)", re.I),  # 04:17, 4:17:22 p.m.
+    re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I),  # UUIDs
+    re.compile(r"\b\d{10,}\b"),  # epoch stamps, folios, request ids (grab-site's 10+ digits)
+    re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{16,}\b", re.I),  # hex tokens
+    re.compile(r"(?<![\w-])(?=[A-Za-z0-9+/=_]*\d)(?=[A-Za-z0-9+/=_]*[A-Za-z])[A-Za-z0-9+/=_]{24,}"),  # base64 tokens
 ]
+_MONTHS = {
+    "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+           "noviembre", "diciembre"],
+    "en": ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december"],
+}
 _DOCUMENT_TYPES = ("application/pdf",)
 _MAX_TEXT_INPUT = 64 * 1024 * 1024
 
@@ -81,9 +87,32 @@ def decode_body(body: bytes, content_encoding: str | None, limit: int = _MAX_TEX
     return body
 
 
-def mask(text: str) -> str:
-    for pattern in _VOLATILE:
+def _day_spellings(day: date) -> list[str]:
+    """Ways pages write a given day ("27/11/2026", "2026-11-27", "27 de noviembre de 2026"...)."""
+    d, m, y = day.day, day.month, day.year
+    numeric = [f"{d:02d}/{m:02d}/{y}", f"{d}/{m}/{y}", f"{d:02d}-{m:02d}-{y}", f"{d:02d}.{m:02d}.{y}",
+               f"{y}-{m:02d}-{d:02d}", f"{y}/{m:02d}/{d:02d}", f"{m:02d}/{d:02d}/{y}", f"{m}/{d}/{y}",
+               f"{d:02d}/{m:02d}/{y % 100:02d}"]
+    es, en = _MONTHS["es"][m - 1], _MONTHS["en"][m - 1]
+    words = [f"{d} de {es} de {y}", f"{d} de {es} del {y}", f"{d:02d} de {es} de {y}", f"{en} {d}, {y}",
+             f"{d} {en} {y}", f"{d} {en[:3]} {y}", f"{en[:3]} {d}, {y}", f"{d}-{en[:3]}-{y}"]
+    return numeric + words
+
+
+def mask(text: str, when: datetime | None = None) -> str:
+    """Blank what changes between two requests for the same page.
+
+    Dates are blanked only when they are the day of the capture (give or take one day
+    for the server's time zone): "consulted on" stamps are noise, a deadline that moved
+    from 2018 to 2019 is evidence.
+    """
+    if when is not None:
+        days = [(when + timedelta(days=offset)).date() for offset in (-1, 0, 1)]
+        spellings = sorted({s for day in days for s in _day_spellings(day)}, key=len, reverse=True)
+        pattern = re.compile(r"(?<!\d)(?:" + "|".join(re.escape(s) for s in spellings) + r")(?!\d)", re.I)
         text = pattern.sub("#", text)
+    for volatile in _VOLATILE:
+        text = volatile.sub("#", text)
     return text
 
 
@@ -158,17 +187,17 @@ def is_document(content_type: str | None) -> bool:
     return kind in _DOCUMENT_TYPES or kind.startswith(("application/vnd.openxmlformats", "application/msword", "application/vnd.ms-", "application/vnd.oasis"))
 
 
-def meaning(body: bytes, content_type: str | None, content_encoding: str | None) -> Meaning:
-    """Extract and fingerprint what a reader of this payload sees."""
+def meaning(body: bytes, content_type: str | None, content_encoding: str | None, when: datetime | None = None) -> Meaning:
+    """Extract and fingerprint what a reader of this payload sees, captured at ``when``."""
     data = decode_body(body, content_encoding)
     kind = (content_type or "").split(";")[0].strip().lower()
     if is_html(content_type, data):
         text, title, headings = _html_text(data)
-        return Meaning("html", text, title, _digest("text", mask(text)), headings)
+        return Meaning("html", text, title, _digest("text", mask(text, when)), headings)
     if kind == "application/pdf" or data[:5] == b"%PDF-":
         text = _pdf_text(data)
         if text.strip():
-            return Meaning("pdf", text, "", _digest("text", mask(text)))
+            return Meaning("pdf", text, "", _digest("text", mask(text, when)))
     return Meaning("bytes", "", "", "bytes:sha256:" + hashlib.sha256(data).hexdigest())
 
 
@@ -176,9 +205,9 @@ def _digest(kind: str, text: str) -> str:
     return f"{kind}:sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def similarity(a: str, b: str) -> float:
+def similarity(a: str, b: str, when: datetime | None = None) -> float:
     """Jaccard similarity of the two texts' word sets, masked (1.0 for two empty texts)."""
-    words_a, words_b = set(mask(a).lower().split()), set(mask(b).lower().split())
+    words_a, words_b = set(mask(a, when).lower().split()), set(mask(b, when).lower().split())
     if not words_a and not words_b:
         return 1.0
     return len(words_a & words_b) / len(words_a | words_b)

@@ -44,6 +44,7 @@ class History:
 
     #: the last capture that archived the page as present (ok or changed)
     last_good_fingerprint: str | None = None
+    last_good_payload_digest: str | None = None
     #: states and reasons of the most recent captures, newest first
     recent: list[tuple[str, str]] = field(default_factory=list)
 
@@ -79,7 +80,8 @@ def judge(facts: Facts, history: History, *, gone_after: int = 3) -> Verdict:
     if history.last_good_fingerprint != facts.fingerprint:
         kind = "bytes" if (facts.fingerprint or "").startswith("bytes:") else "text"
         return Verdict("changed", "restored" if restored else kind, kind)
-    return Verdict("ok", "restored" if restored else "unchanged")
+    change = "bytes" if facts.payload_digest != history.last_good_payload_digest else None
+    return Verdict("ok", "restored" if restored else "unchanged", change)
 
 
 def _failure(facts: Facts) -> Verdict | None:

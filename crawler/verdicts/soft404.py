@@ -25,6 +25,7 @@ import secrets
 import string
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePosixPath
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -140,6 +141,7 @@ def signals(
     previous_content_type: str | None,
     page: Meaning | None,
     probe: ProbeAnswer | None,
+    when: datetime | None = None,
 ) -> list[str]:
     """Names of the soft-404 signals that fire for a 2xx final answer."""
     fired: list[str] = []
@@ -168,7 +170,7 @@ def signals(
             else:
                 own = _without_names(page.text, cited_url, final_url)
                 other = _without_names(probe.meaning.text, probe.url, probe.final_url or probe.url)
-                alike = bool(own.strip()) and similarity(own, other) >= PROBE_SIMILARITY
+                alike = bool(own.strip()) and similarity(own, other, when) >= PROBE_SIMILARITY
             if alike:
                 fired.append("probe_query_similar" if urlsplit(probe.url).query else "probe_similar")
     return fired

@@ -1,0 +1,84 @@
+"""``evidence diff``: what a reader would see removed or added between two captures."""
+
+from __future__ import annotations
+
+import difflib
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.exceptions import NotFound
+from crawler.models import Capture, Target
+from crawler.snapshots import load_snapshot
+from crawler.verdicts.fingerprint import mask, meaning
+
+
+def _stamp(capture: Capture) -> str:
+    return f"{capture.checked_at:%Y-%m-%dT%H:%M:%SZ} (run {capture.run_id}, {capture.state})"
+
+
+def pick_pair(
+    sessions: sessionmaker[Session], url: str, since: datetime | None, until: datetime | None
+) -> tuple[Capture, Capture]:
+    """The captures to compare: the last at or before each time; by default the last two."""
+    with sessions() as session:
+        target_id = session.scalar(select(Target.id).where(Target.url == url))
+        if target_id is None:
+            raise NotFound(f"{url} is not a cited URL in the database; `evidence status` lists them")
+        captures = list(
+            session.scalars(
+                select(Capture)
+                .where(Capture.target_id == target_id, Capture.warc_filename.is_not(None))
+                .order_by(Capture.checked_at.desc(), Capture.id.desc())
+            )
+        )
+
+    def latest(at: datetime | None) -> Capture | None:
+        return next((c for c in captures if at is None or c.checked_at <= at), None)
+
+    newer = latest(until)
+    if newer is None:
+        older = None
+    elif since is not None:
+        older = latest(since)
+    else:  # the capture just before the newer one
+        older = next(iter(captures[captures.index(newer) + 1 :]), None)
+    if newer is None or older is None or older is newer:
+        raise NotFound(f"{url} has fewer than two archived captures in that range; `evidence history {url}` lists them")
+    return older, newer
+
+
+def text_diff(archive_dir: Path, older: Capture, newer: Capture, url: str) -> str:
+    """A unified diff of the two captures' extracted text (empty when the text is the same)."""
+    texts = []
+    for capture in (older, newer):
+        snapshot = load_snapshot(archive_dir, capture, decode=False)
+        record = snapshot.record
+        page = meaning(snapshot.body, record.http_header("Content-Type"), record.http_header("Content-Encoding"))
+        texts.append(page.text.splitlines() if page.kind != "bytes" else [f"(binary payload, {page.fingerprint})"])
+    lines = _unified(texts, (older.checked_at, newer.checked_at), f"{url} {_stamp(older)}", f"{url} {_stamp(newer)}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _unified(texts: list[list[str]], when: tuple[datetime, datetime], from_label: str, to_label: str) -> list[str]:
+    """A unified diff that matches lines by their masked text, so a line whose only
+    difference is a clock or a token is not shown as changed, and prints them as they are."""
+    a, b = texts
+    matcher = difflib.SequenceMatcher(
+        None, [mask(line, when[0]) for line in a], [mask(line, when[1]) for line in b], autojunk=False
+    )
+    out: list[str] = []
+    for group in matcher.get_grouped_opcodes(3):
+        if not out:
+            out += [f"--- {from_label}", f"+++ {to_label}"]
+        first, last = group[0], group[-1]
+        out.append(f"@@ -{first[1] + 1},{last[2] - first[1]} +{first[3] + 1},{last[4] - first[3]} @@")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                out += [" " + line for line in b[j1:j2]]
+                continue
+            out += ["-" + line for line in a[i1:i2]]
+            out += ["+" + line for line in b[j1:j2]]
+    return out
