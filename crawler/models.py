@@ -119,6 +119,9 @@ class Capture(Base):
     warc_filename: Mapped[str | None] = mapped_column(String(255))
     warc_offset: Mapped[int | None]
     warc_length: Mapped[int | None]
+    # Where the payload bytes are: the final response itself, or the original a revisit names.
+    payload_filename: Mapped[str | None] = mapped_column(String(255))
+    payload_offset: Mapped[int | None]
     run: Mapped[Run] = relationship(back_populates="captures")
     target: Mapped[Target] = relationship()
     records: Mapped[list[Record]] = relationship(
@@ -130,6 +133,16 @@ class Capture(Base):
         if self.warc_filename is None:
             return None
         return f"{self.warc_filename}#{self.warc_offset}"
+
+
+class WarcFile(Base):
+    """A closed WARC file and its SHA-256 at closing, for ``evidence verify``."""
+
+    __tablename__ = "warc_files"
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    closed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Probe(Base):
@@ -150,13 +163,19 @@ class Record(Base):
     """One WARC record, written for a capture or for a probe."""
 
     __tablename__ = "records"
+    __table_args__ = (Index("ix_records_target_uri", "target_uri"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
     probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
+    # request | response | revisit | metadata
     record_type: Mapped[str] = mapped_column(String(16))
     record_id: Mapped[str] = mapped_column(String(64), unique=True)
     target_uri: Mapped[str] = mapped_column(Text)
+    date: Mapped[datetime | None]
+    content_type: Mapped[str | None] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
     http_status: Mapped[int | None]
     payload_digest: Mapped[str | None] = mapped_column(String(80))
     truncated: Mapped[str | None] = mapped_column(String(16))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import timezone
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +19,8 @@ from crawler import __version__
 from crawler import settings as default_settings
 from crawler.citations import Document as ParsedDocument
 from crawler.documents import all_cited_urls, has_documents, import_seed, record_file
-from crawler.models import Capture, Run, Target, utcnow
+from crawler.models import Capture, Record, Run, Target, utcnow
+from crawler.warc.dedup import Original
 from crawler.spiders.citations import CitationSpider
 from crawler.verdicts import is_news
 
@@ -92,7 +94,9 @@ def run_crawl(
     process = CrawlerProcess(settings)
     _tune_logging(settings.get("LOG_LEVEL"))
     crawler = process.create_crawler(CitationSpider)
-    process.crawl(crawler, targets=urls, known_digests=_known_digests(sessions, urls))
+    process.crawl(
+        crawler, targets=urls, known_digests=_known_digests(sessions, urls), originals=_originals(sessions)
+    )
     process.start()
     finish_reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
 
@@ -114,6 +118,32 @@ def _known_digests(sessions: sessionmaker[Session], urls: list[str]) -> dict[str
                 known[url] = digest  # later runs overwrite earlier ones
     wanted = set(urls)
     return {url: digest for url, digest in known.items() if url in wanted}
+
+
+def _originals(sessions: sessionmaker[Session]) -> dict[str, Original]:
+    """Per URL, the last archived complete 200 response: what revisits refer to and where
+    conditional requests take their validators from."""
+    originals: dict[str, Original] = {}
+    with sessions() as session:
+        rows = session.scalars(
+            select(Record)
+            .where(Record.record_type == "response", Record.http_status == 200, Record.truncated.is_(None))
+            .order_by(Record.id)
+        )
+        for record in rows:
+            if record.payload_digest and record.date:
+                originals[record.target_uri] = Original(
+                    payload_digest=record.payload_digest,
+                    record_id=record.record_id,
+                    target_uri=record.target_uri,
+                    date=record.date.replace(tzinfo=timezone.utc),
+                    filename=record.filename,
+                    offset=record.offset,
+                    content_type=record.content_type,
+                    etag=record.etag,
+                    last_modified=record.last_modified,
+                )
+    return originals
 
 
 def _tune_logging(level_name: str) -> None:

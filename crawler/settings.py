@@ -18,6 +18,12 @@ EVIDENCE_DB_URL = "sqlite:///evidence.db"
 #: Largest body kept per exchange, in bytes (``--max-body``). A larger body is cut
 #: there and its record marked ``WARC-Truncated: length``; 0 keeps everything.
 EVIDENCE_MAX_BODY_SIZE = 200 * 1024 * 1024
+#: Write a response whose payload equals the URL's last archived one as a ``revisit``
+#: record (profile identical-payload-digest) instead of a second copy of the body.
+EVIDENCE_DEDUPLICATE = True
+#: Re-check with If-None-Match / If-Modified-Since from the last archived response; a 304
+#: is archived as a ``revisit`` record (profile server-not-modified).
+EVIDENCE_CONDITIONAL_REQUESTS = True
 #: Runs in a row a URL must fail (DNS, refused, timeout, 5xx...) before it counts as
 #: gone: one bad night is not a removal. Access refusals (401, 403, 429...) never do.
 EVIDENCE_GONE_AFTER = 3

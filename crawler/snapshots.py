@@ -12,21 +12,43 @@ from crawler.warc.reader import StoredRecord, decode_content, read_record
 
 @dataclass(frozen=True)
 class Snapshot:
+    #: the capture's own response or revisit record (its HTTP head is what was answered)
     record: StoredRecord
     body: bytes
+    content_type: str | None
+    #: the content coding still applied to ``body`` (None once decoded)
+    content_encoding: str | None
 
 
 def load_snapshot(archive_dir: Path, capture: Capture, *, decode: bool = True) -> Snapshot:
-    """The final response of ``capture``: body as served, content coding removed unless ``decode`` is off."""
+    """The final response of ``capture``: body as served, content coding removed unless ``decode`` is off.
+
+    A ``revisit`` record holds the head only; its body is read from the original it names.
+    """
     assert capture.warc_filename is not None and capture.warc_offset is not None
     record = read_record(archive_dir, capture.warc_filename, capture.warc_offset)
-    if record.header("WARC-Type") != "response":
-        raise ArchiveError(f"record {record.where} is a {record.header('WARC-Type')} record, not the response the database names")
+    kind = record.header("WARC-Type")
+    if kind not in ("response", "revisit"):
+        raise ArchiveError(f"record {record.where} is a {kind} record, not the response the database names")
     body = record.http_body
-    if decode:
+    if kind == "revisit":
+        if capture.payload_filename is None or capture.payload_offset is None:
+            raise ArchiveError(f"revisit record {record.where} has no original in the database")
+        original = read_record(archive_dir, capture.payload_filename, capture.payload_offset)
+        if original.header("WARC-Record-ID") != record.header("WARC-Refers-To"):
+            raise ArchiveError(f"revisit record {record.where} names an original the database does not point at")
+        body = original.http_body
+        # The original's head describes its body (a 304 head may carry no Content-Type).
+        content_encoding = original.http_header("Content-Encoding")
+        content_type = original.http_header("Content-Type")
+    else:
+        content_encoding = record.http_header("Content-Encoding")
+        content_type = record.http_header("Content-Type")
+    if decode and content_encoding:
         try:
-            body = decode_content(body, record.http_header("Content-Encoding"))
+            body = decode_content(body, content_encoding)
         # zlib, brotli and zstd each raise their own error class for a bad stream
         except Exception as exc:  # noqa: BLE001
             raise ArchiveError(f"cannot undo the content coding of {record.where}: {exc}; use --raw") from exc
-    return Snapshot(record=record, body=body)
+        content_encoding = None
+    return Snapshot(record=record, body=body, content_type=content_type, content_encoding=content_encoding)

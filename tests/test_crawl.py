@@ -233,7 +233,9 @@ def test_failed_fetch_is_recorded_with_its_error_and_no_record(crawled):
     workspace, site = crawled["workspace"], crawled["site"]
     rows = db_rows(
         workspace,
-        "SELECT c.error_kind, c.warc_filename, COUNT(r.id) FROM captures c JOIN targets t ON c.target_id = t.id "
+        "SELECT c.error_kind, c.warc_filename, SUM(r.record_type = 'metadata'), SUM(r.record_type != 'metadata') "
+        "FROM captures c JOIN targets t ON c.target_id = t.id "
         f"LEFT JOIN records r ON r.capture_id = c.id WHERE t.url = '{site.url('/slow?s=4')}' GROUP BY c.id",
     )
-    assert rows == [("timeout", None, 0)] * 4
+    # no exchange was archived, only the metadata record saying what happened
+    assert rows == [("timeout", None, 1, 0)] * 4

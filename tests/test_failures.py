@@ -9,6 +9,8 @@ import sqlite3
 import pytest
 from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError, DownloadTimeoutError, IgnoreRequest
 
+from warcio.archiveiterator import ArchiveIterator
+
 from crawler.failures import classify
 from tests.conftest import Workspace
 from tests.mockserver import MockServer
@@ -25,7 +27,11 @@ def crawl_one(workspace: Workspace, url: str) -> dict:
 def test_https_to_a_plain_http_port_is_a_tls_failure(workspace: Workspace, site: MockServer):
     row = crawl_one(workspace, site.url("/plan").replace("http://", "https://"))
     assert (row["state"], row["reason"], row["snapshot"]) == ("unreachable", "tls", None)
-    assert not any(p.stat().st_size > 600 for p in workspace.warc_files()), "nothing but warcinfo was written"
+    types = []
+    for path in workspace.warc_files():
+        with open(path, "rb") as handle:
+            types += [record.rec_type for record in ArchiveIterator(handle)]
+    assert types == ["warcinfo", "metadata"], "no half exchange, only the record of what happened"
 
 
 def test_self_signed_https_is_captured_all_the_same(workspace: Workspace):

@@ -19,7 +19,7 @@ def records_by_uri(workspace: Workspace) -> dict[str, list]:
         with open(path, "rb") as handle:
             for record in ArchiveIterator(handle, check_digests="raise"):
                 uri = record.rec_headers.get_header("WARC-Target-URI")
-                if uri is None:
+                if uri is None or record.rec_type == "metadata":
                     continue
                 found.setdefault(uri, []).append(
                     (record.rec_type, record.rec_headers, record.http_headers, record.raw_stream.read())

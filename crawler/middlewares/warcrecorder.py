@@ -24,8 +24,11 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured, StopDownload
 
 from crawler.handlers.wirehttp import WIRE_META_KEY, Wire
+from crawler.warc.dedup import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED, Original, revisit
 from crawler.warc.records import WarcRecord
-from crawler.warc.writer import RecordLocation, WarcStore
+from crawler.db import open_database
+from crawler.warc.runstore import record_closed, store_for
+from crawler.warc.writer import RecordLocation
 
 if TYPE_CHECKING:
     from scrapy import Request, Spider
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HOPS_META_KEY = "evidence_hops"
+#: Set by the spider on a request that carries If-None-Match / If-Modified-Since.
+CONDITIONAL_META_KEY = "evidence_conditional"
 #: When the first attempt for a cited URL left for the network.
 CHECKED_AT_META_KEY = "evidence_checked_at"
 _STARTED_KEY = "_evidence_started"
@@ -56,6 +61,12 @@ class Hop:
     body_length: int
     truncated: str | None
     location: str | None
+    #: ``response``, or ``revisit`` when the payload was already archived
+    record_type: str = "response"
+    #: file and offset of the record holding the payload bytes (this one or the original)
+    payload_at: tuple[str, int] | None = None
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 class WarcRecorderMiddleware:
@@ -65,23 +76,18 @@ class WarcRecorderMiddleware:
             raise NotConfigured("EVIDENCE_WARC_ENABLED is off")
         self.stats = crawler.stats
         self.max_body = settings.getint("EVIDENCE_MAX_BODY_SIZE")
-        self.store = WarcStore(
-            settings.get("EVIDENCE_ARCHIVE_DIR"),
-            prefix=settings.get("EVIDENCE_WARC_PREFIX"),
-            max_size=settings.getint("EVIDENCE_WARC_MAX_SIZE"),
-            warcinfo=[
-                ("operator", settings.get("EVIDENCE_OPERATOR") or "not given"),
-                ("http-header-user-agent", settings.get("USER_AGENT")),
-                ("robots", "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore"),
-                (
-                    "description",
-                    "HTTP heads are re-assembled from the client's parsed status line and "
-                    "header list (received order and case); bodies are stored as received "
-                    "with transfer coding removed and content coding kept.",
-                ),
-            ],
-        )
-        self.run_id = settings.get("EVIDENCE_RUN_ID")
+        self.store = store_for(crawler)
+        self.deduplicate = settings.getbool("EVIDENCE_DEDUPLICATE")
+        self.crawler = crawler
+        self._originals: dict[str, Original] | None = None
+
+    @property
+    def originals(self) -> dict[str, Original]:
+        """Per URL, the last archived full 200 response: what the spider was given from
+        the database (``CitationSpider.originals``), kept current during the run."""
+        if self._originals is None:
+            self._originals = dict(getattr(self.crawler.spider, "originals", {}))
+        return self._originals
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcRecorderMiddleware:
@@ -147,7 +153,8 @@ class WarcRecorderMiddleware:
             response_record.extra_headers.extend(note)
             request_record.extra_headers.extend(note)
 
-        response_at, request_at = self.store.write([response_record, request_record])
+        payload_record, original = self._deduplicate(request, response, response_record, truncated)
+        response_at, request_at = self.store.write([payload_record, request_record])
         # Durable before anything downstream can commit a row pointing at it.
         self.store.sync()
         self.stats.inc_value("evidence/warc/records", 2)
@@ -155,25 +162,62 @@ class WarcRecorderMiddleware:
         if truncated:
             self.stats.inc_value(f"evidence/truncated/{truncated}")
 
-        location = response.headers.get(b"Location")
+        headers = response.headers
+        if original is None:
+            original = Original(
+                payload_digest=response_record.payload_digest or "",
+                record_id=response_record.record_id,
+                target_uri=response.url,
+                date=started,
+                filename=response_at.filename,
+                offset=response_at.offset,
+                content_type=_header_str(headers.get(b"Content-Type")),
+                etag=_header_str(headers.get(b"ETag")),
+                last_modified=_header_str(headers.get(b"Last-Modified")),
+            )
+            if response.status == 200 and not truncated:
+                self.originals[response.url] = original
         hop = Hop(
             url=response.url,
             status=response.status,
             started=started,
             response=response_at,
             request=request_at,
-            payload_digest=response_record.payload_digest,
-            content_type=_header_str(response.headers.get(b"Content-Type")),
+            payload_digest=original.payload_digest if payload_record.record_type == "revisit" else response_record.payload_digest,
+            content_type=_header_str(headers.get(b"Content-Type")) or original.content_type,
             body_length=len(body),
             truncated=truncated,
-            location=_header_str(location),
+            location=_header_str(headers.get(b"Location")),
+            record_type=payload_record.record_type,
+            payload_at=(original.filename, original.offset),
+            etag=_header_str(headers.get(b"ETag")) or original.etag,
+            last_modified=_header_str(headers.get(b"Last-Modified")) or original.last_modified,
         )
         request.meta[HOPS_META_KEY] = [*request.meta.get(HOPS_META_KEY, []), hop]
         logger.debug("archived %s %s at %s:%d", response.status, response.url, response_at.filename, response_at.offset)
         return response
 
+    def _deduplicate(
+        self, request: Request, response: Response, record: WarcRecord, truncated: str | None
+    ) -> tuple[WarcRecord, Original | None]:
+        """The record to write for this response: itself, or a revisit of an archived original."""
+        original = self.originals.get(response.url)
+        if original is None or truncated:
+            return record, None
+        if response.status == 304 and request.meta.get(CONDITIONAL_META_KEY):
+            self.stats.inc_value("evidence/revisit/server-not-modified")
+            return revisit(record, original, PROFILE_NOT_MODIFIED), original
+        if self.deduplicate and response.status == 200 and record.payload_digest == original.payload_digest:
+            self.stats.inc_value("evidence/revisit/identical-payload-digest")
+            return revisit(record, original, PROFILE_IDENTICAL), original
+        return record, None
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
         self.store.close()
+        # Every item is processed by now: no transaction of the pipeline is open.
+        sessions = open_database(self.crawler.settings.get("EVIDENCE_DB_URL"), create=False)
+        with sessions() as session, session.begin():
+            record_closed(self.crawler, session)
 
 
 def _header_str(value: bytes | None) -> str | None:

@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from crawler.db import open_database
 from crawler.middlewares.warcrecorder import Hop
-from crawler.models import Capture, Probe, Record, Target
+from crawler.models import Capture, Citation, Document, Probe, Record, Target
+from crawler.warc.metadata import metadata_record
+from crawler.warc.runstore import record_closed, store_for
 from crawler.spiders.citations import CaptureItem, Fetched
 from crawler.verdicts import Facts, History, judge
 from crawler.verdicts.fingerprint import meaning
@@ -39,6 +41,8 @@ class EvidencePipeline:
         self.gone_after = settings.getint("EVIDENCE_GONE_AFTER")
         self.sessions = open_database(settings.get("EVIDENCE_DB_URL"), create=False)
         self.stats = crawler.stats
+        self.store = store_for(crawler)
+        self.crawler = crawler
         # One row and one extracted text per probe URL, shared by the captures that used it.
         self._probes: dict[str, tuple[int, ProbeAnswer]] = {}
 
@@ -50,6 +54,7 @@ class EvidencePipeline:
         with self.sessions() as session, session.begin():
             capture = self._capture(session, item)
             session.add(capture)
+            record_closed(self.crawler, session)
         self.stats.inc_value(f"evidence/state/{capture.state}")
         for name in capture.signals:
             self.stats.inc_value(f"evidence/signal/{name}")
@@ -81,12 +86,16 @@ class EvidencePipeline:
             warc_filename=last.response.filename if last else None,
             warc_offset=last.response.offset if last else None,
             warc_length=last.response.length if last else None,
+            payload_filename=last.payload_at[0] if last and last.payload_at else None,
+            payload_offset=last.payload_at[1] if last and last.payload_at else None,
             signals=[],
         )
         _add_records(capture.records, item.hops)
 
         previous = self._previous_good(session, target.id)
-        if last is not None and 200 <= last.status < 300:
+        # A 304 to our conditional request says the page is the archived original.
+        present = last is not None and (200 <= last.status < 300 or last.record_type == "revisit" and last.status == 304)
+        if last is not None and present:
             # Bytes identical to the last good capture mean the same text: no need to
             # extract it again, and no content signal can fire that did not fire then.
             same_bytes = previous is not None and previous.payload_digest == last.payload_digest
@@ -107,7 +116,7 @@ class EvidencePipeline:
 
         facts = Facts(
             cited_url=item.url,
-            http_status=capture.http_status,
+            http_status=200 if present else capture.http_status,
             final_url=capture.final_url,
             truncated=capture.truncated,
             error_kind=item.error_kind,
@@ -126,7 +135,44 @@ class EvidencePipeline:
         if capture.state in ("ok", "changed"):
             first = self._first_good_fingerprint(session, target.id)
             capture.differs_from_first = first is not None and first != capture.fingerprint
+        self._write_metadata(session, item, capture, target)
         return capture
+
+    def _write_metadata(self, session: Session, item: CaptureItem, capture: Capture, target: Target) -> None:
+        """A WARC ``metadata`` record saying why this capture exists and what it showed,
+        so the WARC alone tells the story; durable before the row that points at it."""
+        cited_by = session.execute(
+            select(Document.name, Document.title, Citation.footnote)
+            .join(Citation, Citation.document_id == Document.id)
+            .where(Citation.target_id == target.id)
+            .order_by(Document.id, Citation.position)
+        ).all()
+        last = item.hops[-1] if item.hops else None
+        record = metadata_record(
+            cited_url=item.url,
+            date=item.checked_at,
+            run_id=self.run_id,
+            cited_by=[(name, title, footnote) for name, title, footnote in cited_by],
+            verdict=(capture.state, capture.reason, capture.change, list(capture.signals)),
+            http_status=capture.http_status,
+            final_url=capture.final_url,
+            error=capture.error,
+            concurrent_to=last.response.record_id if last else None,
+        )
+        (where,) = self.store.write([record])
+        self.store.sync()
+        capture.records.append(
+            Record(
+                position=len(capture.records),
+                record_type="metadata",
+                record_id=where.record_id,
+                target_uri=record.target_uri or "",
+                date=item.checked_at.astimezone(timezone.utc).replace(tzinfo=None),
+                filename=where.filename,
+                offset=where.offset,
+                length=where.length,
+            )
+        )
 
     def _probe_answer(self, session: Session, fetched: Fetched | None) -> ProbeAnswer | None:
         if fetched is None:
@@ -184,18 +230,34 @@ def _retried(hop: Hop, hops: list[Hop]) -> bool:
 
 def _add_records(records: list[Record], hops: list[Hop]) -> None:
     for position, hop in enumerate(hops):
-        for offset, (kind, where) in enumerate((("response", hop.response), ("request", hop.request))):
-            records.append(
-                Record(
-                    position=2 * position + offset,
-                    record_type=kind,
-                    record_id=where.record_id,
-                    target_uri=hop.url,
-                    http_status=hop.status if kind == "response" else None,
-                    payload_digest=hop.payload_digest if kind == "response" else None,
-                    truncated=hop.truncated if kind == "response" else None,
-                    filename=where.filename,
-                    offset=where.offset,
-                    length=where.length,
-                )
+        date = hop.started.astimezone(timezone.utc).replace(tzinfo=None)
+        records.append(
+            Record(
+                position=2 * position,
+                record_type=hop.record_type,
+                record_id=hop.response.record_id,
+                target_uri=hop.url,
+                date=date,
+                content_type=hop.content_type,
+                etag=hop.etag,
+                last_modified=hop.last_modified,
+                http_status=hop.status,
+                payload_digest=hop.payload_digest,
+                truncated=hop.truncated,
+                filename=hop.response.filename,
+                offset=hop.response.offset,
+                length=hop.response.length,
             )
+        )
+        records.append(
+            Record(
+                position=2 * position + 1,
+                record_type="request",
+                record_id=hop.request.record_id,
+                target_uri=hop.url,
+                date=date,
+                filename=hop.request.filename,
+                offset=hop.request.offset,
+                length=hop.request.length,
+            )
+        )

@@ -55,8 +55,7 @@ def text_diff(archive_dir: Path, older: Capture, newer: Capture, url: str) -> st
     texts = []
     for capture in (older, newer):
         snapshot = load_snapshot(archive_dir, capture, decode=False)
-        record = snapshot.record
-        page = meaning(snapshot.body, record.http_header("Content-Type"), record.http_header("Content-Encoding"))
+        page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, capture.checked_at)
         texts.append(page.text.splitlines() if page.kind != "bytes" else [f"(binary payload, {page.fingerprint})"])
     lines = _unified(texts, (older.checked_at, newer.checked_at), f"{url} {_stamp(older)}", f"{url} {_stamp(newer)}")
     return "\n".join(lines) + "\n" if lines else ""

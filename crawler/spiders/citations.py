@@ -19,7 +19,8 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.failures import classify
-from crawler.middlewares.warcrecorder import CHECKED_AT_META_KEY, HOPS_META_KEY, Hop
+from crawler.middlewares.warcrecorder import CHECKED_AT_META_KEY, CONDITIONAL_META_KEY, HOPS_META_KEY, Hop
+from crawler.warc.dedup import Original
 from crawler.verdicts.soft404 import probe_key, probe_url
 
 TARGET_META_KEY = "evidence_target"
@@ -47,22 +48,48 @@ class CaptureItem(Fetched):
 class CitationSpider(scrapy.Spider):
     name = "citations"
 
-    def __init__(self, targets: Iterable[str] = (), known_digests: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        targets: Iterable[str] = (),
+        known_digests: dict[str, str] | None = None,
+        originals: dict[str, Original] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.targets = list(dict.fromkeys(targets))
         self.known_digests = known_digests or {}
+        #: per URL, its last archived full response (read by the WARC recorder too)
+        self.originals = originals or {}
         self._probes: dict[str, asyncio.Future[Fetched]] = {}
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        conditional = self.settings.getbool("EVIDENCE_CONDITIONAL_REQUESTS")
         for url in self.targets:
+            meta: dict[str, Any] = {TARGET_META_KEY: url}
+            headers = self._validators(url) if conditional else {}
+            if headers:
+                meta[CONDITIONAL_META_KEY] = True
             yield scrapy.Request(
                 url,
                 callback=self.parse,
                 errback=self.failed,
+                headers=headers,
                 # Re-checks must fetch every time; the spider already de-duplicates.
                 dont_filter=True,
-                meta={TARGET_META_KEY: url},
+                meta=meta,
             )
+
+    def _validators(self, url: str) -> dict[str, str]:
+        """Conditional-request headers from the URL's last archived response, if it had any."""
+        original = self.originals.get(url)
+        if original is None:
+            return {}
+        headers = {}
+        if original.etag:
+            headers["If-None-Match"] = original.etag
+        if original.last_modified:
+            headers["If-Modified-Since"] = original.last_modified
+        return headers
 
     async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[CaptureItem]:
         meta = response.meta
@@ -91,7 +118,7 @@ class CitationSpider(scrapy.Spider):
         )
 
     def _wants_probe(self, item: CaptureItem, response: Response) -> bool:
-        if not 200 <= response.status < 300 or not item.hops:
+        if response.status != 200 or not item.hops:
             return False
         # Byte-identical to a capture already judged present: the probe would say what it said then.
         return self.known_digests.get(item.url) != item.hops[-1].payload_digest

@@ -8,9 +8,11 @@ closed cleanly. The database always stores the final name; readers fall back to 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +25,15 @@ from crawler.warc.records import WarcRecord, warcinfo_block
 OPEN_SUFFIX = ".open"
 # Level 6 costs about 30% less CPU than warcio's level 9 for under 0.5% more bytes.
 GZIP_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class ClosedFile:
+    """A WARC file as it was when closed: what ``evidence verify`` checks it against."""
+
+    name: str
+    sha256: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -48,13 +59,18 @@ class WarcStore:
         prefix: str = "evidence",
         max_size: int = 1024**3,
         warcinfo: list[tuple[str, str]] | None = None,
+        on_close: Callable[[ClosedFile], None] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.prefix = prefix
         self.max_size = max_size
         self.warcinfo = warcinfo or []
+        self.on_close = on_close
         self._file: BinaryIO | None = None
         self._name: str | None = None
+        # Hashing as the bytes go out costs one pass over data already in memory and
+        # gives the closed file's checksum without reading it back.
+        self._sha256 = hashlib.sha256()
         self._serial = 0
         self._stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")[:17]
         try:
@@ -95,15 +111,20 @@ class WarcStore:
         if self._file is None:
             return
         self.sync()
+        size = self._file.tell()
         self._file.close()
         assert self._name is not None
         final = self.directory / self._name
         os.replace(self.directory / (self._name + OPEN_SUFFIX), final)
+        closed = ClosedFile(self._name, self._sha256.hexdigest(), size)
         self._file = None
         self._name = None
+        if self.on_close is not None:
+            self.on_close(closed)
 
     def _open(self) -> None:
         self._serial += 1
+        self._sha256 = hashlib.sha256()
         host = socket.gethostname().replace("-", "_") or "host"
         self._name = f"{self.prefix}-{self._stamp}-{self._serial:05d}-{os.getpid()}-{host}.warc.gz"
         try:
@@ -133,7 +154,13 @@ class WarcStore:
     def _write_member(self, record: WarcRecord) -> None:
         assert self._file is not None
         compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
-        write = self._file.write
+        out = self._file.write
+        digest = self._sha256.update
+
+        def write(data: bytes) -> None:
+            out(data)
+            digest(data)
+
         for part in record.chunks():
             # 1 MiB slices keep the compressor's output buffer small for huge bodies
             view = memoryview(part)

@@ -1,0 +1,56 @@
+"""The ``metadata`` record written beside each capture: why it was captured and what it showed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from crawler import __version__
+from crawler.warc.records import WarcRecord, warcinfo_block
+
+CAPTURE_URI_PREFIX = "urn:evidence:capture:"
+
+
+def metadata_record(
+    *,
+    cited_url: str,
+    date: datetime,
+    run_id: int,
+    cited_by: list[tuple[str, str, str]],
+    verdict: tuple[str, str, str | None, list[str]],
+    http_status: int | None,
+    final_url: str | None,
+    error: str | None,
+    concurrent_to: str | None,
+) -> WarcRecord:
+    """A record of ``application/warc-fields``.
+
+    Its target URI is its own (``urn:evidence:capture:RUN:URL``), not the page's: replay
+    tools index records by target URI, and one that shares the page's URI can be served
+    in place of the page.
+    """
+    state, reason, change, signals = verdict
+    fields: list[tuple[str, str]] = [("software", f"evidence/{__version__}"), ("run", str(run_id)), ("cited-url", cited_url)]
+    for name, title, footnote in cited_by:
+        fields.append(("cited-by", f"{name} | footnote {footnote} | {title}"))
+    fields += [("state", state), ("reason", reason)]
+    if change:
+        fields.append(("change", change))
+    if signals:
+        fields.append(("signals", ", ".join(signals)))
+    if http_status is not None:
+        fields.append(("http-status", str(http_status)))
+    if final_url and final_url != cited_url:
+        fields.append(("final-url", final_url))
+    if error:
+        fields.append(("error", error))
+    extra = []
+    if concurrent_to:
+        extra = [("WARC-Concurrent-To", concurrent_to), ("WARC-Refers-To", concurrent_to)]
+    return WarcRecord(
+        record_type="metadata",
+        target_uri=f"{CAPTURE_URI_PREFIX}{run_id}:{cited_url}",
+        date=date,
+        content_type="application/warc-fields",
+        block=warcinfo_block(fields),
+        extra_headers=extra,
+    )

@@ -1,0 +1,65 @@
+"""The one WARC store of a crawl, shared by the recorder (exchanges) and the pipeline
+(metadata records), with every closed file's checksum recorded in the database.
+
+A file can close (roll over) in the middle of the pipeline's transaction; writing its
+row from a second connection then would wait on that transaction's lock. Closed files
+are queued instead and recorded by whoever next holds a session (``record_closed``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from crawler.models import WarcFile
+from crawler.warc.writer import ClosedFile, WarcStore
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+_ATTRIBUTE = "_evidence_warc_store"
+
+
+def store_for(crawler: Crawler) -> WarcStore:
+    """The crawl's store, created on first use from the crawler's settings."""
+    store: WarcStore | None = getattr(crawler, _ATTRIBUTE, None)
+    if store is None:
+        settings = crawler.settings
+        store = WarcStore(
+            settings.get("EVIDENCE_ARCHIVE_DIR"),
+            prefix=settings.get("EVIDENCE_WARC_PREFIX"),
+            max_size=settings.getint("EVIDENCE_WARC_MAX_SIZE"),
+            warcinfo=[
+                ("operator", settings.get("EVIDENCE_OPERATOR") or "not given"),
+                ("http-header-user-agent", settings.get("USER_AGENT")),
+                ("robots", "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore"),
+                (
+                    "description",
+                    "HTTP heads are re-assembled from the client's parsed status line and "
+                    "header list (received order and case); bodies are stored as received "
+                    "with transfer coding removed and content coding kept.",
+                ),
+            ],
+            on_close=_queue(crawler),
+        )
+        setattr(crawler, _ATTRIBUTE, store)
+    return store
+
+
+_QUEUE_ATTRIBUTE = "_evidence_closed_warcs"
+
+
+def _queue(crawler: Crawler) -> Callable[[ClosedFile], None]:
+    queue: list[ClosedFile] = []
+    setattr(crawler, _QUEUE_ATTRIBUTE, queue)
+    return queue.append
+
+
+def record_closed(crawler: Crawler, session: Session) -> None:
+    """Add the rows of files closed since the last call to ``session``'s transaction."""
+    queue: list[ClosedFile] = getattr(crawler, _QUEUE_ATTRIBUTE, [])
+    while queue:
+        closed = queue.pop(0)
+        session.merge(WarcFile(name=closed.name, sha256=closed.sha256, size=closed.size))
