@@ -251,7 +251,9 @@ def history(url: str, db: str, archive: str, fmt: str) -> None:
     click.echo(render(rows, HISTORY_COLUMNS, fmt), nl=False)
 
 
-def _parse_time(value: str | None) -> datetime | None:
+def _parse_time(value: str | None, *, upper: bool = True) -> datetime | None:
+    """A UTC time from ISO 8601; ``upper`` reads a time without fraction (or a bare date)
+    as the end of that second (day), for "at or before"; otherwise as its start."""
     if value is None:
         return None
     try:
@@ -260,6 +262,8 @@ def _parse_time(value: str | None) -> datetime | None:
         raise click.BadParameter(f"{value!r} is not an ISO date or time such as 2026-11-27 or 2026-11-27T10:00Z") from exc
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    if not upper:
+        return moment
     # Times are shown to the second: a time without a fraction means the whole of that
     # second, and a bare date the whole of that day.
     if len(value) == 10:
@@ -318,8 +322,103 @@ def diff(url: str, db: str, archive: str, since: str | None, until: str | None) 
     click.echo(output or f"no text difference between {older.checked_at:%Y-%m-%dT%H:%M:%SZ} and {newer.checked_at:%Y-%m-%dT%H:%M:%SZ}", nl=bool(not output))
 
 
+@cli.command(epilog=EXIT_CODES_HELP)
+@_store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def verify(db: str, archive: str, as_json: bool) -> None:
+    """Re-read every archived record and file and check them against their digests.
+
+    Exits 0 when everything is intact and 1 when anything is missing, cut or altered.
+    """
+    from crawler.verify import verify_archive
+
+    sessions = _open(db, create=False)
+    result = verify_archive(sessions, Path(archive))
+    if as_json:
+        click.echo(json.dumps({
+            "intact": result.intact, "records": result.records, "files": result.files,
+            "damage": [vars(d) for d in result.damage], "unclosed": result.unclosed, "unrecorded": result.unrecorded,
+        }, indent=2))
+    else:
+        for damage in result.damage:
+            click.echo(f"DAMAGED {damage}")
+        for name in result.unclosed:
+            click.echo(f"note: {name} was never closed (its writer stopped); its records were checked one by one")
+        for name in result.unrecorded:
+            click.echo(f"note: {name} has no checksum recorded; its records were checked one by one")
+        verdict = "all intact" if result.intact else f"{len(result.damage)} problems"
+        click.echo(f"verified {result.records} records and {result.files} closed files: {verdict}")
+    sys.exit(EXIT_OK if result.intact else EXIT_NEWS)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@_store_options
+@click.option("--wacz", "wacz_file", type=click.Path(dir_okay=False), help="Write a WACZ package (WARC, CDXJ, pages, datapackage).")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Write the citation table as CSV.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write the citation table as JSON.")
+@click.option("--document", help="Only this document (its file name, or 'seed').")
+@click.option("--since", help="Only captures at or after this UTC time (ISO 8601); WACZ only.")
+def export(
+    db: str, archive: str, wacz_file: str | None, csv_file: str | None, json_file: str | None,
+    document: str | None, since: str | None,
+) -> None:
+    """Carry the evidence away: a WACZ for replay tools, or the citation table for spreadsheets."""
+    from crawler.export.selection import select_records
+    from crawler.export.wacz import write_wacz
+    from crawler.reports.output import render
+    from crawler.reports.queries import STATUS_COLUMNS, status_rows
+
+    if not (wacz_file or csv_file or json_file):
+        raise click.UsageError("say what to write: --wacz FILE, --csv FILE or --json FILE")
+    sessions = _open(db, create=False)
+    moment = _parse_time(since, upper=False)
+    try:
+        if wacz_file:
+            selection = select_records(sessions, document, moment)
+            counts = write_wacz(selection, Path(archive), Path(wacz_file))
+            click.echo(f"wrote {wacz_file}: {counts['records']} records, {counts['pages']} pages", err=True)
+        for path, fmt in ((csv_file, "csv"), (json_file, "json")):
+            if path:
+                rows = status_rows(sessions, document)
+                Path(path).write_text(render(rows, STATUS_COLUMNS, fmt), encoding="utf-8")
+                click.echo(f"wrote {path}: {len(rows)} citations", err=True)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    except OSError as exc:
+        raise EvidenceFailure(f"cannot write {exc.filename}: {exc.strerror}", EXIT_FAILURE) from exc
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@_store_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Index file [default: ARCHIVE/index.cdxj].")
+def index(db: str, archive: str, output: str | None) -> None:
+    """Write a pywb-compatible CDXJ index of every archived response and revisit."""
+    from crawler.export.cdxj import cdxj_lines, write_index
+    from crawler.export.selection import index_entries, select_records
+
+    sessions = _open(db, create=False)
+    target = Path(output) if output else Path(archive) / "index.cdxj"
+    try:
+        lines = cdxj_lines(index_entries(select_records(sessions).records))
+        write_index(lines, target)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    except OSError as exc:
+        raise EvidenceFailure(f"cannot write {target}: {exc.strerror}", EXIT_FAILURE) from exc
+    click.echo(f"indexed {len(lines)} records in {target}", err=True)
+
+
 def main(args: list[str] | None = None) -> None:
-    cli.main(args=args, prog_name="evidence")
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crawler.db import describe_failure
+
+    try:
+        cli.main(args=args, prog_name="evidence")
+    except SQLAlchemyError as exc:
+        # A database that changed under us, or one from another evidence version.
+        click.echo(f"Error: {describe_failure(None, exc)}", err=True)
+        sys.exit(EXIT_FAILURE)
 
 
 if __name__ == "__main__":

@@ -70,16 +70,19 @@ def open_database(value: str, *, create: bool) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def describe_failure(value: str, exc: SQLAlchemyError) -> str:
+def describe_failure(value: str | None, exc: SQLAlchemyError) -> str:
     """One line naming the database, what went wrong and what to do."""
     detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    name = f"database {value}" if value else "the database"
     if "locked" in detail or "busy" in detail:
-        return f"database {value} is locked by another process; wait for it to finish and run again"
+        return f"{name} is locked by another process; wait for it to finish and run again"
     if "not a database" in detail or "malformed" in detail:
-        return f"{value} is not a readable SQLite database ({detail}); point --db at an evidence database or move the file away"
+        return f"{value or 'the database'} is not a readable SQLite database ({detail}); point --db at an evidence database or move the file away"
+    if "no such column" in detail or "no such table" in detail:
+        return f"{name} was written by another version of evidence ({detail}); use the matching release or a new --db"
     if isinstance(exc, OperationalError):
-        return f"cannot open database {value}: {detail}; check the path and its permissions"
-    return f"database {value} failed: {detail}"
+        return f"cannot use {name}: {detail}; check the path and its permissions"
+    return f"{name} failed: {detail}"
 
 
 def _prepare(engine: Engine, *, create: bool) -> None:

@@ -209,6 +209,17 @@ def _big(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> N
         pass  # the client stopped reading at its cap, as it should
 
 
+def _etag(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """Honours If-None-Match and If-Modified-Since, as well-run servers do."""
+    tag, modified = f'"v{version}"', "Wed, 21 Nov 2018 10:00:00 GMT"
+    if h.headers.get("If-None-Match") == tag:
+        h.send_response(304)
+        h.send_header("ETag", tag)
+        h.end_headers()
+        return
+    h.send(200, html("Informe de autoevaluación", f"Versión {version}."), [("ETag", tag), ("Last-Modified", modified)])
+
+
 def _to_file(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
     h.send(302, b"", [("Location", "file:///etc/passwd")])
 
@@ -367,6 +378,7 @@ ROUTES = {
     "/chunked": _chunked,
     "/big": _big,
     "/to-file": _to_file,
+    "/etag": _etag,
     "/loop": _loop,
 }
 

@@ -76,8 +76,8 @@ def locate(archive_dir: Path, filename: str) -> Path:
     )
 
 
-def read_record(archive_dir: Path, filename: str, offset: int) -> StoredRecord:
-    """Inflate the gzip member at ``offset`` and parse it; check its block digest."""
+def read_record(archive_dir: Path, filename: str, offset: int, *, check_digest: bool = True) -> StoredRecord:
+    """Inflate the gzip member at ``offset`` and parse it; check its block digest unless told not to."""
     path = locate(archive_dir, filename)
     where = f"{filename} at offset {offset}"
     inflater = zlib.decompressobj(zlib.MAX_WBITS + 16)
@@ -94,10 +94,10 @@ def read_record(archive_dir: Path, filename: str, offset: int) -> StoredRecord:
         raise ArchiveError(f"WARC record {where} is not a valid gzip member ({exc}); the file is damaged") from exc
     except OSError as exc:
         raise ArchiveError(f"cannot read WARC file {path}: {exc.strerror}") from exc
-    return _parse(b"".join(parts), where)
+    return _parse(b"".join(parts), where, check_digest)
 
 
-def _parse(data: bytes, where: str) -> StoredRecord:
+def _parse(data: bytes, where: str, check_digest: bool) -> StoredRecord:
     head, sep, rest = data.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     if not sep or not lines[0].startswith(b"WARC/"):
@@ -112,7 +112,7 @@ def _parse(data: bytes, where: str) -> StoredRecord:
         raise ArchiveError(f"WARC record {where} is shorter than its Content-Length; the file is damaged")
     block = rest[:length]
     expected = record.header("WARC-Block-Digest")
-    if expected and expected.lower().startswith("sha1:") and digest(block)[5:] != expected[5:].upper():
+    if check_digest and expected and expected.lower().startswith("sha1:") and digest(block)[5:] != expected[5:].upper():
         raise ArchiveError(f"WARC record {where} fails its block digest: the stored bytes were altered or damaged")
     return StoredRecord(headers=headers, block=block, where=where)
 

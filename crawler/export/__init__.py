@@ -1,0 +1,1 @@
+"""Carrying the evidence away: CDXJ indexes, WACZ packages and citation tables."""
