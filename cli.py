@@ -95,6 +95,10 @@ def cli() -> None:
 @click.option(
     "--gone-after", type=click.IntRange(min=1), help="Runs in a row a URL must fail before it counts as gone [default: 3]."
 )
+@click.option(
+    "--allow-private", is_flag=True, envvar="EVIDENCE_ALLOW_PRIVATE",
+    help="Also fetch hosts on private, loopback or link-local addresses [env: EVIDENCE_ALLOW_PRIVATE].",
+)
 @click.option("--obey-robots", is_flag=True, help="Honour robots.txt (off by default: citations are fetched on a person's behalf).")
 @click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a Scrapy or EVIDENCE_* setting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
@@ -108,6 +112,7 @@ def crawl(
     timeout: float | None,
     max_body: int | None,
     gone_after: int | None,
+    allow_private: bool,
     obey_robots: bool,
     overrides: tuple[str, ...],
     as_json: bool,
@@ -136,6 +141,8 @@ def crawl(
         settings["EVIDENCE_GONE_AFTER"] = gone_after
     if obey_robots:
         settings["ROBOTSTXT_OBEY"] = True
+    if allow_private:
+        settings["EVIDENCE_ALLOW_PRIVATE"] = True
     for item in overrides:
         name, sep, value = item.partition("=")
         if not sep or not name:

@@ -21,8 +21,11 @@ from scrapy.exceptions import (
 )
 from twisted.internet import error as twisted_error
 
+from crawler.handlers.addressguard import BlockedAddressError
+
 # Most specific first: a TLS failure is also a connection failure.
 _KINDS: list[tuple[str, tuple[type[BaseException], ...]]] = [
+    ("private_address", (BlockedAddressError,)),
     ("dns", (CannotResolveHostError, twisted_error.DNSLookupError, socket.gaierror)),
     ("tls", (ssl.SSLError,)),
     ("timeout", (DownloadTimeoutError, TimeoutError, twisted_error.TimeoutError)),
@@ -31,6 +34,17 @@ _KINDS: list[tuple[str, tuple[type[BaseException], ...]]] = [
     ("truncated", (ResponseDataLossError,)),
     ("scheme", (UnsupportedURLSchemeError, NotSupported)),
 ]
+
+
+# The resolver's own answer tells a name that does not exist from a resolver that failed.
+_NXDOMAIN = {getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name)}
+
+
+def _dns_kind(chain: list[BaseException]) -> str:
+    for cause in chain:
+        if isinstance(cause, socket.gaierror):
+            return "dns_nxdomain" if cause.errno in _NXDOMAIN else "dns_error"
+    return "dns_error"
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -43,11 +57,11 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 
 def classify(exc: BaseException) -> str:
-    """A short error kind: ``dns``, ``tls``, ``timeout``, ``refused``, ``reset``, ..."""
+    """A short error kind: ``dns_nxdomain``, ``dns_error``, ``tls``, ``timeout``, ``refused``, ..."""
     chain = list(_causes(exc))
     for kind, types in _KINDS:
         if any(isinstance(cause, types) for cause in chain):
-            return kind
+            return _dns_kind(chain) if kind == "dns" else kind
     if isinstance(exc, IgnoreRequest):
         text = str(exc).lower()
         if "redirect" in text:

@@ -24,6 +24,13 @@ EVIDENCE_DEDUPLICATE = True
 #: Re-check with If-None-Match / If-Modified-Since from the last archived response; a 304
 #: is archived as a ``revisit`` record (profile server-not-modified).
 EVIDENCE_CONDITIONAL_REQUESTS = True
+#: Fetch hosts that resolve to private, loopback, link-local, multicast or reserved
+#: addresses (``--allow-private``, ``EVIDENCE_ALLOW_PRIVATE=1``). Off: a cited URL or a
+#: redirect cannot reach into the operator's network (checked on the address connected to).
+EVIDENCE_ALLOW_PRIVATE = False
+#: Seconds a whole download may take, however slowly the bytes trickle in; the body so
+#: far is kept and marked ``WARC-Truncated: time``. ``DOWNLOAD_TIMEOUT`` is per read.
+EVIDENCE_DOWNLOAD_DEADLINE = 300
 #: Runs in a row a URL must fail (DNS, refused, timeout, 5xx...) before it counts as
 #: gone: one bad night is not a removal. Access refusals (401, 403, 429...) never do.
 EVIDENCE_GONE_AFTER = 3

@@ -34,7 +34,8 @@ class Workspace:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_") and "proxy" not in k.lower()}
-        env.update(EVIDENCE_DB=str(self.db), EVIDENCE_ARCHIVE=str(self.archive), **extra)
+        # The scripted sites live on 127.0.0.1, which evidence refuses by default.
+        env.update(EVIDENCE_DB=str(self.db), EVIDENCE_ARCHIVE=str(self.archive), EVIDENCE_ALLOW_PRIVATE="1", **extra)
         return env
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

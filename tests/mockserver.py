@@ -14,6 +14,7 @@ import gzip
 import json
 import random
 import secrets
+import socket
 import ssl
 import subprocess
 import sys
@@ -87,6 +88,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         path, query = url.path, parse_qs(url.query, keep_blank_values=True)
+        if path == "/_control/hits":
+            self.send(200, json.dumps(STATE.hits).encode(), [("Content-Type", "application/json")])
+            return
         count = STATE.hit(path)
         version = STATE.version
         route = ROUTES.get(path)
@@ -207,6 +211,31 @@ def _big(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> N
             sent += len(part)
     except (BrokenPipeError, ConnectionResetError):
         pass  # the client stopped reading at its cap, as it should
+
+
+def _trickle(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """A slow loris: one byte at a time, each well within any per-read timeout."""
+    size, every = int(query.get("n", ["100"])[0]), float(query.get("every", ["1"])[0])
+    h.send_response(200)
+    h.send_header("Content-Type", "text/plain")
+    h.send_header("Content-Length", str(size))
+    h.end_headers()
+    for _ in range(size):
+        h.wfile.write(b"x")
+        h.wfile.flush()
+        time.sleep(every)
+
+
+def _short(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """Promises 1000 bytes, sends 100, hangs up."""
+    h.send_response(200)
+    h.send_header("Content-Type", "text/plain")
+    h.send_header("Content-Length", "1000")
+    h.end_headers()
+    h.wfile.write(b"y" * 100)
+    h.wfile.flush()
+    h.close_connection = True
+    h.connection.shutdown(socket.SHUT_RDWR)
 
 
 def _etag(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
@@ -379,6 +408,8 @@ ROUTES = {
     "/big": _big,
     "/to-file": _to_file,
     "/etag": _etag,
+    "/trickle": _trickle,
+    "/short": _short,
     "/loop": _loop,
 }
 
@@ -448,6 +479,12 @@ class MockServer:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    def hits(self) -> dict[str, int]:
+        """How often each path was asked for (this question not counted)."""
+        response = requests.get(self.url("/_control/hits"), timeout=5, verify=False)
+        response.raise_for_status()
+        return dict(response.json())
 
     def set_version(self, version: int) -> None:
         requests.post(self.url(f"/_control/version/{version}"), timeout=5, verify=False).raise_for_status()

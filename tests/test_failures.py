@@ -12,6 +12,7 @@ from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedE
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.failures import classify
+from crawler.handlers.addressguard import is_public
 from tests.conftest import Workspace
 from tests.mockserver import MockServer
 
@@ -67,8 +68,9 @@ def test_redirect_loop_is_cut_with_its_hops_archived(workspace: Workspace, site:
 @pytest.mark.parametrize(
     ("exc", "kind"),
     [
-        (CannotResolveHostError("x"), "dns"),
-        (socket.gaierror(-2, "Name or service not known"), "dns"),
+        (CannotResolveHostError("x"), "dns_error"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "dns_nxdomain"),
+        (socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"), "dns_error"),
         (DownloadTimeoutError("took longer than 30 seconds"), "timeout"),
         (DownloadConnectionRefusedError("refused"), "refused"),
         (IgnoreRequest("max redirections reached"), "redirect_loop"),
@@ -82,8 +84,66 @@ def test_classify_names_each_failure(exc: BaseException, kind: str):
 def test_classify_follows_the_cause_chain():
     try:
         try:
-            raise socket.gaierror(-2, "Name or service not known")
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         except socket.gaierror as inner:
             raise DownloadConnectionRefusedError("connect failed") from inner
     except DownloadConnectionRefusedError as outer:
-        assert classify(outer) == "dns", "the resolver's failure, not the wrapper's class, names it"
+        assert classify(outer) == "dns_nxdomain", "the resolver's failure, not the wrapper's class, names it"
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False),
+        ("169.254.169.254", False), ("224.0.0.1", False), ("0.0.0.0", False), ("240.0.0.1", False),
+        ("::1", False), ("fe80::1", False), ("fc00::1", False), ("::ffff:127.0.0.1", False),
+        ("100.64.0.1", False), ("8.8.8.8", True), ("2001:4860:4860::8888", True),
+    ],
+)
+def test_only_public_addresses_pass_the_guard(address: str, public: bool):
+    assert is_public(address) is public
+
+
+def test_private_addresses_are_refused_by_default(tmp_path):
+    """With --allow-private off, a loopback site is never contacted, even once."""
+    workspace = Workspace(tmp_path)
+    env = {k: v for k, v in workspace.env().items() if k != "EVIDENCE_ALLOW_PRIVATE"}
+    with MockServer() as site:
+        doc = workspace.path / "doc.txt"
+        doc.write_text(f"1 See {site.url('/plan')}\n2 See {site.url('/dir')}\n", encoding="utf-8")
+        result = workspace.crawl(str(doc), env=env)
+        hits = site.hits()
+        allowed = workspace.crawl(str(doc), "--allow-private", env=env)
+    assert result.returncode == 0, result.stderr
+    assert hits == {}, "not a single request reached the private address"
+    assert allowed.returncode == 0
+    history = [json.loads(workspace.run("history", site.url(p), "--json").stdout) for p in ("/plan", "/dir")]
+    assert [[(h["state"], h["reason"]) for h in rows] for rows in history] == [
+        [("ok", "first_capture"), ("unreachable", "private_address")]
+    ] * 2
+
+
+def test_a_slow_loris_is_cut_at_the_deadline_and_marked(workspace: Workspace, site: MockServer):
+    doc = workspace.path / "doc.txt"
+    doc.write_text(f"1 See {site.url('/trickle?n=100&every=0.5')}\n", encoding="utf-8")
+    result = workspace.crawl(str(doc), "-s", "EVIDENCE_DOWNLOAD_DEADLINE=3")
+    assert result.returncode == 0, result.stderr
+    history = json.loads(workspace.run("history", site.url("/trickle?n=100&every=0.5"), "--json").stdout)
+    assert history[0]["snapshot"], "what arrived before the deadline is archived"
+    with sqlite3.connect(workspace.db) as connection:
+        (truncated,) = connection.execute(
+            "SELECT truncated FROM records WHERE record_type = 'response' AND capture_id IS NOT NULL"
+        ).fetchone()
+    assert truncated == "time"
+    shown = workspace.run("show", site.url("/trickle?n=100&every=0.5")).stdout
+    assert 2 <= len(shown) < 100
+
+
+def test_a_body_cut_short_by_the_server_is_truncated_not_ok(workspace: Workspace, site: MockServer):
+    row = crawl_one(workspace, site.url("/short"))
+    assert (row["state"], row["reason"]) == ("unreachable", "truncated")
+    with sqlite3.connect(workspace.db) as connection:
+        (truncated,) = connection.execute(
+            "SELECT truncated FROM records WHERE record_type = 'response' AND capture_id IS NOT NULL"
+        ).fetchone()
+    assert truncated == "disconnect"

@@ -149,3 +149,11 @@ def test_refused_connection_is_recorded_without_any_record(workspace: Workspace)
     row = json.loads(workspace.run("status", "--json").stdout)[0]
     assert (row["state"], row["reason"], row["snapshot"]) == ("unreachable", "refused", None)
     assert records_by_uri(workspace) == {}
+
+
+def test_each_cited_url_is_fetched_as_a_fresh_visitor(workspace: Workspace, site: MockServer):
+    # /plan sets two cookies; /echo, fetched after it from the same host, must not send them.
+    crawl_urls(workspace, site, "/plan", "/echo?a=1", extra=("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"))
+    (response, _) = records_by_uri(workspace)[site.url("/echo?a=1")]
+    sent = dict(json.loads(response[3])["headers"])
+    assert "Cookie" not in sent

@@ -60,7 +60,7 @@ def select_records(
         for capture in captures:
             if capture.warc_filename is not None:
                 latest[capture.target_id] = capture
-        by_location = {(r.filename, r.offset): r for r in records}
+        by_location: dict[tuple[str | None, int | None], Record] = {(r.filename, r.offset): r for r in records}
         pages = [Page(urls[t], _page_date(c, by_location), urls[t]) for t, c in sorted(latest.items())]
         title = documents[0].title if len(documents) == 1 and documents[0].title else "evidence"
     unique = {(r.filename, r.offset): r for r in records}

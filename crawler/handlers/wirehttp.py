@@ -13,11 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import asyncio
+
 from scrapy.core.downloader.handlers._httpx import HttpxDownloadHandler
+from scrapy.exceptions import DownloadTimeoutError
+
+from crawler.handlers.addressguard import GuardedBackend
 
 if TYPE_CHECKING:
     from scrapy import Request
-    from scrapy.http import Headers
+    from scrapy.crawler import Crawler
+    from scrapy.http import Headers, Response
 
 WIRE_META_KEY = "evidence_wire"
 
@@ -38,6 +44,34 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
     # The httpx handler marks itself experimental and warns on every start; the
     # subset used here is covered by this project's tests instead.
     experimental = False
+
+    def __init__(self, crawler: Crawler) -> None:
+        self._allow_private = crawler.settings.getbool("EVIDENCE_ALLOW_PRIVATE")
+        self._deadline = crawler.settings.getfloat("EVIDENCE_DOWNLOAD_DEADLINE")
+        super().__init__(crawler)
+
+    async def download_request(self, request: Request) -> Response:
+        # DOWNLOAD_TIMEOUT bounds each read; a server sending its head one byte at a
+        # time never trips it. The recorder cuts slow bodies at the deadline (keeping
+        # what came); this bounds the whole exchange, a little later.
+        if not self._deadline:
+            return await super().download_request(request)
+        try:
+            async with asyncio.timeout(self._deadline + 5):
+                return await super().download_request(request)
+        except TimeoutError as exc:
+            raise DownloadTimeoutError(
+                f"{request.url} took longer than EVIDENCE_DOWNLOAD_DEADLINE ({self._deadline:g} s)"
+            ) from exc
+
+    def _make_client(self, proxy_url: str | None = None) -> Any:
+        client = super()._make_client(proxy_url)
+        # Behind a proxy the proxy resolves names: the operator chose it, and only it
+        # is connected to. Otherwise every connection goes through the address guard.
+        if not self._allow_private and proxy_url is None:
+            pool = client._transport._pool  # type: ignore[attr-defined]  # private: pinned and tested
+            pool._network_backend = GuardedBackend(pool._network_backend)
+        return client
 
     @staticmethod
     def _build_base_response_args(response: Any, request: Request, headers: Headers) -> Any:

@@ -76,6 +76,7 @@ class WarcRecorderMiddleware:
             raise NotConfigured("EVIDENCE_WARC_ENABLED is off")
         self.stats = crawler.stats
         self.max_body = settings.getint("EVIDENCE_MAX_BODY_SIZE")
+        self.deadline = settings.getfloat("EVIDENCE_DOWNLOAD_DEADLINE")
         self.store = store_for(crawler)
         self.deduplicate = settings.getbool("EVIDENCE_DEDUPLICATE")
         self.crawler = crawler
@@ -104,15 +105,18 @@ class WarcRecorderMiddleware:
         meta.pop(WIRE_META_KEY, None)
         meta[_STARTED_KEY] = time.time()
         meta[_RECEIVED_KEY] = 0
-        meta[_CAPPED_KEY] = False
+        meta[_CAPPED_KEY] = None
 
     def bytes_received(self, data: bytes, request: Request, spider: Spider) -> None:
         received = request.meta.get(_RECEIVED_KEY, 0) + len(data)
         request.meta[_RECEIVED_KEY] = received
+        # fail=False hands the partial response on instead of dropping it, so what
+        # arrived before the cap or the deadline is still archived, marked as cut.
         if self.max_body and received > self.max_body:
-            request.meta[_CAPPED_KEY] = True
-            # fail=False hands the partial response on instead of dropping it, so
-            # the first EVIDENCE_MAX_BODY_SIZE bytes are still archived.
+            request.meta[_CAPPED_KEY] = "length"
+            raise StopDownload(fail=False)
+        if self.deadline and time.time() - request.meta.get(_STARTED_KEY, time.time()) > self.deadline:
+            request.meta[_CAPPED_KEY] = "time"
             raise StopDownload(fail=False)
 
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
@@ -121,8 +125,9 @@ class WarcRecorderMiddleware:
         body = response.body
         truncated = None
         if request.meta.get(_CAPPED_KEY):
-            truncated = "length"
-            body = body[: self.max_body]
+            truncated = request.meta[_CAPPED_KEY]
+            if truncated == "length":
+                body = body[: self.max_body]
         elif "dataloss" in response.flags:
             truncated = "disconnect"
 

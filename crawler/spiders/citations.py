@@ -65,7 +65,10 @@ class CitationSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         conditional = self.settings.getbool("EVIDENCE_CONDITIONAL_REQUESTS")
         for url in self.targets:
-            meta: dict[str, Any] = {TARGET_META_KEY: url}
+            # Each cited URL is fetched as a fresh visitor: a cookie jar of its own, kept
+            # through its redirects and retries, so no capture depends on which page of
+            # the same site happened to be fetched before it.
+            meta: dict[str, Any] = {TARGET_META_KEY: url, "cookiejar": url}
             headers = self._validators(url) if conditional else {}
             if headers:
                 meta[CONDITIONAL_META_KEY] = True
@@ -118,7 +121,7 @@ class CitationSpider(scrapy.Spider):
         )
 
     def _wants_probe(self, item: CaptureItem, response: Response) -> bool:
-        if response.status != 200 or not item.hops:
+        if response.status != 200 or not item.hops or item.hops[-1].truncated:
             return False
         # Byte-identical to a capture already judged present: the probe would say what it said then.
         return self.known_digests.get(item.url) != item.hops[-1].payload_digest
@@ -135,7 +138,7 @@ class CitationSpider(scrapy.Spider):
         return await self._probes[key]
 
     async def _fetch_probe(self, url: str) -> Fetched:
-        request = scrapy.Request(url, dont_filter=True, meta={"dont_retry": True})
+        request = scrapy.Request(url, dont_filter=True, meta={"dont_retry": True, "cookiejar": url})
         assert self.crawler.engine is not None
         try:
             response = await self.crawler.engine.download_async(request)

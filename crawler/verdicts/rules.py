@@ -18,7 +18,7 @@ from urllib.parse import SplitResult, urlsplit
 GONE_STATUSES = {404: "http_404", 410: "http_410"}
 # Access refusals are answers about us, not about the evidence: never a removal.
 BLOCKED_STATUSES = {401, 402, 403, 407, 412, 428, 429, 451}
-NOT_TRANSIENT = {"blocked", "robots", "redirect_refused", "scheme"}
+NOT_TRANSIENT = {"blocked", "robots", "redirect_refused", "scheme", "private_address"}
 NEWS_STATES = {"changed", "moved", "gone"}
 SOFT_404_SIGNALS = {
     "redirect_to_home", "redirect_to_error", "probe_same_url", "probe_similar", "document_became_html", "error_title",
