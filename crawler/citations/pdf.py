@@ -29,7 +29,7 @@ from pypdf.errors import PyPdfError
 from crawler.citations.meta import guess_date, guess_title, iso_date, usable_title
 from crawler.citations.model import Citation, Document, Problem
 from crawler.citations.normalize import normalize_url
-from crawler.citations.pdflines import Line, Matrix, Run, page_lines, position, reflow, rejoin
+from crawler.citations.pdflines import Line, Matrix, Part, Run, page_lines, position, reflow, rejoin
 from crawler.citations.text import HiddenLink, extract_located
 from crawler.citations.urls import Span, host_of, problem_reason, scan_line
 from crawler.exceptions import DocumentError
@@ -161,10 +161,16 @@ def _place_annotations(lines: list[Line], annotations: list[Annotation]) -> tupl
     """Which visible URL each annotation is over, as {(line, column): target}, and the
     annotations over no URL, as hidden links of the text."""
     spans = [scan_line(line.text) for line in lines]
+    # The printed lines of each page, so that an annotation is only compared with its page.
+    printed: dict[int, list[tuple[int, Line, Part]]] = {}
+    for index, line in enumerate(lines):
+        for part in line.parts:
+            if line.text.strip():
+                printed.setdefault(part.page, []).append((index + 1, line, part))
     placed: dict[tuple[int, int], str] = {}
     hidden: list[HiddenLink] = []
     for link in annotations:
-        covered = _covered(lines, spans, link)
+        covered = _covered(printed.get(link.page, []), spans, link)
         same = [(number, span) for number, span in covered if normalize_url(span.text) == normalize_url(link.url)]
         if same:
             for number, span in same:
@@ -180,19 +186,17 @@ def _place_annotations(lines: list[Line], annotations: list[Annotation]) -> tupl
             continue
         if any(placed.get((number, span.start)) == link.url for number, span in covered):
             continue
-        hidden.append(_hidden(lines, link))
+        hidden.append(_hidden(printed.get(link.page, []), link) or HiddenLink(_page_break(lines, link.page), 0, link.url))
     return placed, hidden
 
 
-def _covered(lines: list[Line], spans: list[list[Span]], link: Annotation) -> list[tuple[int, Span]]:
+def _covered(printed: list[tuple[int, Line, Part]], spans: list[list[Span]], link: Annotation) -> list[tuple[int, Span]]:
     """The URLs written on the printed lines inside the annotation's rectangle."""
     found: list[tuple[int, Span]] = []
-    for index, line in enumerate(lines):
-        for part in line.parts:
-            if part.page != link.page or not _inside(part.y, part.size, link):
-                continue
+    for number, line, part in printed:
+        if _inside(part.y, part.size, link):
             end = line.part_end(part)
-            found += [(index + 1, span) for span in spans[index] if span.start < end and span.end > part.start]
+            found += [(number, span) for span in spans[number - 1] if span.start < end and span.end > part.start]
     return list(dict.fromkeys(found))
 
 
@@ -201,23 +205,17 @@ def _inside(baseline: float, size: float, link: Annotation) -> bool:
     return link.bottom - 0.35 * size <= baseline <= link.top - 0.1 * size
 
 
-def _hidden(lines: list[Line], link: Annotation) -> HiddenLink:
+def _hidden(printed: list[tuple[int, Line, Part]], link: Annotation) -> HiddenLink | None:
     """The annotation as a link written where its rectangle starts: on the printed line it
     covers (or the nearest one of its page), at the column its left edge falls on."""
     best: tuple[float, int, int] | None = None
-    for index, line in enumerate(lines):
-        for part in line.parts:
-            if part.page != link.page or not line.text.strip():
-                continue
-            distance = 0.0 if _inside(part.y, part.size, link) else abs(part.y - (link.bottom + link.top) / 2)
+    for number, line, part in printed:
+        distance = 0.0 if _inside(part.y, part.size, link) else abs(part.y - (link.bottom + link.top) / 2)
+        if best is None or distance < best[0]:
             width = max(part.size * _GLYPH_WIDTH, 1.0)
             column = part.start + max(0, round((link.left - part.x) / width))
-            column = min(column, line.part_end(part))
-            if best is None or distance < best[0]:
-                best = (distance, index + 1, column)
-    if best is None:
-        return HiddenLink(_page_break(lines, link.page), 0, link.url)
-    return HiddenLink(best[1], best[2], link.url)
+            best = (distance, number, min(column, line.part_end(part)))
+    return HiddenLink(best[1], best[2], link.url) if best is not None else None
 
 
 def _page_break(lines: list[Line], page: int) -> int:
