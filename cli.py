@@ -210,6 +210,28 @@ def import_(documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as
     from crawler.citations import read_document
     from crawler.documents import record_file
 
+    def as_dict(document: Any, *, recorded: bool) -> dict[str, Any]:
+        return {
+            "source": document.source,
+            "type": document.kind,
+            "title": document.title,
+            "date": document.date,
+            "recorded": recorded,
+            "citations": [
+                {
+                    "footnote": c.footnote,
+                    "page": c.page,
+                    "url": c.url,
+                    "normalized": c.normalized,
+                    "visible": c.visible or None,
+                    "context": c.context,
+                    "line": c.line,
+                }
+                for c in document.citations
+            ],
+            "problems": [{"line": p.line, "page": p.page, "text": p.text, "reason": p.reason} for p in document.problems],
+        }
+
     try:
         # Every document is read before the database is touched: one unreadable file
         # leaves nothing half-imported.
@@ -229,7 +251,7 @@ def import_(documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as
         else:
             distinct = len({c.normalized for c in citations})
         if as_json:
-            output.append(_document_dict(document, recorded=sessions is not None))
+            output.append(as_dict(document, recorded=sessions is not None))
         else:
             paged = any(c.page is not None for c in citations)
             for citation in citations:
@@ -245,29 +267,6 @@ def import_(documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as
         _report_problems(path, document.problems)
     if as_json:
         click.echo(json.dumps(output, indent=2, ensure_ascii=False))
-
-
-def _document_dict(document: Any, *, recorded: bool) -> dict[str, Any]:
-    return {
-        "source": document.source,
-        "type": document.kind,
-        "title": document.title,
-        "date": document.date,
-        "recorded": recorded,
-        "citations": [
-            {
-                "footnote": c.footnote,
-                "page": c.page,
-                "url": c.url,
-                "normalized": c.normalized,
-                "visible": c.visible or None,
-                "context": c.context,
-                "line": c.line,
-            }
-            for c in document.citations
-        ],
-        "problems": [{"line": p.line, "page": p.page, "text": p.text, "reason": p.reason} for p in document.problems],
-    }
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
