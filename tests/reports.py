@@ -5,7 +5,8 @@ the body, superscript markers and labels, long URLs cut at the end of a line, a 
 glued to its URL, link annotations over some URLs, two pages. The .docx is made with
 python-docx, and its footnotes part (python-docx has no footnote API) is written here as
 Word writes it: separator notes, ``w:footnoteReference`` runs, hyperlinks through
-relationships, a ``HYPERLINK`` field, tracked changes, runs split mid-URL.
+relationships, a ``HYPERLINK`` field, tracked changes, runs split mid-URL and a URL broken
+across lines.
 """
 
 from __future__ import annotations
@@ -273,6 +274,10 @@ def seed_docx(path: Path) -> Path:
                 cut = url.index("/blog/") + 6
                 parts.append(run(url[:cut]) + '<w:del w:id="9" w:author="x"><w:r><w:delText>2016/</w:delText></w:r></w:del>'
                              + f'<w:ins w:id="10" w:author="x">{run(url[cut:cut + 8])}</w:ins>' + run(url[cut + 8:]))
+            elif number == 11:
+                # Broken across lines, as Word keeps a URL converted from a PDF's text.
+                cut = url.index("/directorio")
+                parts.append(run(url[:cut + 1]) + "<w:r><w:br/></w:r>" + run(url[cut + 1:]))
             else:
                 parts.append(run(url))
         doc.note(ids[label], "".join(parts))

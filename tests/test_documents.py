@@ -222,6 +222,14 @@ def test_docx_endnotes_custom_marks_and_links_that_disagree(tmp_path: Path) -> N
     assert document.citations[3].context == "A claim¹ and another[i]."
 
 
+def test_docx_url_broken_by_a_line_break(tmp_path: Path) -> None:
+    doc = Docx()
+    doc.paragraph(run("See https://example.org/informes/") + "<w:r><w:br/></w:r>" + run("2018/anual.pdf for it."))
+    doc.paragraph(run("And https://example.org/datos/") + "<w:r><w:br/></w:r>" + run("Next sentence here."))
+    document = read_document(doc.save(tmp_path / "broken.docx"))
+    assert [c.url for c in document.citations] == ["https://example.org/informes/2018/anual.pdf", "https://example.org/datos/"]
+
+
 def test_damaged_docx_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "broken.docx"
     buffer = io.BytesIO()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from crawler.citations.cuts import continues, open_url
 from crawler.citations.model import INLINE, Citation, Problem
 from crawler.citations.normalize import normalize_url
 from crawler.citations.sentences import clip, sentence_at
@@ -91,7 +92,7 @@ def cite(passages: list[Passage]) -> tuple[list[Citation], list[Problem]]:
 def _urls(passage: Passage) -> list[tuple[int, str, str]]:
     """(offset, URL, visible URL if it differs) for the links and the written URLs."""
     found: list[tuple[int, str, str]] = []
-    written = _written(passage.text)
+    written = _written(passage.text, {link.url for link in passage.links})
     for link in passage.links:
         inside = [span for start, span in written if link.start <= start < link.end]
         visible = ""
@@ -105,12 +106,25 @@ def _urls(passage: Passage) -> list[tuple[int, str, str]]:
     return sorted(found, key=lambda item: item[0])
 
 
-def _written(text: str) -> list[tuple[int, str]]:
+def _written(text: str, targets: set[str]) -> list[tuple[int, str]]:
+    """(offset, URL) of the URLs written in ``text``. A URL broken by a line break (Word
+    documents converted from PDF keep them) is read whole where ``cuts.continues`` allows."""
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
     found: list[tuple[int, str]] = []
-    offset = 0
-    for line in text.split("\n"):
-        found += [(offset + span.start, span.text) for span in scan_line(line)]
-        offset += len(line) + 1
+    index = 0
+    while index < len(lines):
+        joined = lines[index]
+        origin = list(range(starts[index], starts[index] + len(joined)))
+        index += 1
+        while index < len(lines) and (opened := open_url(joined)) and continues(*opened, lines[index], targets):
+            rest = lines[index].lstrip()
+            origin += range(starts[index + 1] - 1 - len(rest), starts[index + 1] - 1)
+            joined += rest
+            index += 1
+        found += [(origin[span.start], span.text) for span in scan_line(joined)]
     return found
 
 

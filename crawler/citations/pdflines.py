@@ -8,7 +8,7 @@ size. From those runs this module rebuilds the lines a reader sees:
   Available at...");
 - a note number glued to its URL ("3https://...") is split from it;
 - a URL cut at the end of a line, or of a page, goes on with the next line when that line
-  starts with what can only be the rest of a URL (see ``_continues``).
+  starts with what can only be the rest of a URL (see ``cuts.continues``).
 
 A hyphen at a cut is kept: typesetters break URLs after a hyphen they contain without adding
 one, so deleting it would invent an address. Only a link annotation whose target shows the
@@ -23,8 +23,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from crawler.citations.normalize import normalize_url
-from crawler.citations.urls import SUPERSCRIPT_DIGITS, TO_SUPERSCRIPT, URL_START_RE, scan_line
+from crawler.citations.cuts import continues, open_url
+from crawler.citations.urls import SUPERSCRIPT_DIGITS, TO_SUPERSCRIPT
 
 Matrix = tuple[float, float, float, float, float, float]
 
@@ -34,17 +34,7 @@ _NOTE_START = re.compile(rf"^[ \t]{{0,3}}(?:[0-9]{{1,3}}[ \t\u00a0]+\S|[{SUPERSC
 # The gap pypdf leaves after a superscript: "2013¹ , 2014" -> "2013¹, 2014".
 _AFTER_SUPERSCRIPT = re.compile(rf"(?<=[{SUPERSCRIPT_DIGITS}]) (?= |[,.;:!?)])")
 _DIGITS = re.compile(r"\s*[0-9]{1,3}\s*")
-# Lines that open a block of their own (text.py): never the rest of a URL.
-_BLOCK_START = re.compile(rf"^\s*(?:[0-9]{{1,3}}[ \t\u00a0]|[{SUPERSCRIPT_DIGITS}]+|[-*+•][ \t]|\[)")
 _PAGE_FURNITURE = re.compile(r"^\s*(?:[0-9]{1,4}|[ivxlcdm]{1,7}|page\s+[0-9]+(?:\s+of\s+[0-9]+)?|[0-9]+\s*/\s*[0-9]+)\s*$", re.IGNORECASE)
-_URL_CHAR = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]")
-# A cut right after these is inside a URL, never at its end as written in prose.
-_STRONG_CUT = re.compile(r"(?:[-_.=&?%~+#:@]|%[0-9A-Fa-f])$")
-# A word or number of prose: letters or digits only, then perhaps punctuation.
-_PROSE_WORD = re.compile(r"[^\W_]+[.,;:!?)”’\"']*")
-_SENTENCE_END = re.compile(r"[.!?][)”’\"']*$")
-_URL_PUNCTUATION = re.compile(r"[/=&?%_#~]|\w\.\w|^[-./]")
-_TRAILING = ".,;:!?)>\"'”’"
 # Lines are about 1.2 font sizes apart; a run less than 0.6 away is on the same line.
 _SAME_LINE = 0.6
 _SUPERSCRIPT = 0.85
@@ -199,7 +189,7 @@ def rejoin(pages: list[list[Line]], targets: Callable[[int], Iterable[str]]) -> 
     """Every page's lines in order, lines ending inside a URL joined with their rest.
 
     ``targets(page)`` gives the link-annotation targets of a page: where one says where a URL
-    ends, it decides (see ``_continues``). Pages are separated by a line holding a form feed,
+    ends, it decides (see ``cuts.continues``). Pages are separated by a line holding a form feed,
     as pdftotext does, which also ends the paragraph for text.py.
     """
     flat: list[Line] = []
@@ -213,13 +203,13 @@ def rejoin(pages: list[list[Line]], targets: Callable[[int], Iterable[str]]) -> 
         line = flat[index]
         index += 1
         passed: list[Line] = []
-        while (opened := _open_url(line.text)) is not None:
+        while (opened := open_url(line.text)) is not None:
             found, between = _next_line(flat, index)
             if found is None:
                 break
             following = flat[found]
             page_targets = set(targets(line.parts[-1].page)) | set(targets(following.parts[0].page))
-            if not _continues(opened[0], opened[1], following.text, page_targets):
+            if not continues(opened[0], opened[1], following.text, page_targets):
                 break
             _append(line, following)
             passed.extend(between)
@@ -251,59 +241,3 @@ def _append(line: Line, following: Line, separator: str = "") -> None:
     for part in following.parts:
         line.parts.append(Part(part.page, part.x, part.y, part.size, part.start + shift))
     line.text += rest
-
-
-def _open_url(text: str) -> tuple[str, bool] | None:
-    """The URL a line ends inside (as written up to the end), and whether "<" opened it."""
-    words = text.split()
-    if not words:
-        return None
-    token = words[-1]
-    match = URL_START_RE.search(token)
-    if match is None:
-        return None
-    url = token[match.start():]
-    angle = token[: match.start()].endswith("<")
-    if ">" in url or (not angle and url[-1:] in ")]\"'”’"):
-        return None
-    return url, angle
-
-
-def _continues(url: str, angle: bool, following: str, targets: set[str]) -> bool:
-    """Whether ``following`` starts with the rest of ``url``, cut at the end of its line."""
-    line = following.lstrip()
-    words = line.split(maxsplit=1)
-    if not words or _BLOCK_START.match(line):
-        return False
-    token, rest = words[0], (words[1] if len(words) > 1 else "")
-    if URL_START_RE.match(token) or not _URL_CHAR.match(token[0]):
-        return False
-    verdict = _annotation_says(url, token, targets)
-    if verdict is not None:
-        return verdict
-    if angle:
-        return True
-    if _STRONG_CUT.search(url):
-        # "…/some-" + "word and more prose" is a hyphenated word after a URL, not its rest.
-        return not (_PROSE_WORD.fullmatch(token) and (rest or _SENTENCE_END.search(token)))
-    return bool(_URL_PUNCTUATION.search(token.rstrip(_TRAILING)))
-
-
-def _annotation_says(url: str, token: str, targets: set[str]) -> bool | None:
-    """True when a link target on the page is the joined URL (or starts with it), False when
-    one is the URL as cut; None when the annotations do not tell."""
-    if not targets:
-        return None
-    as_cut = _first_url(url)
-    joined = _first_url(url + token)
-    candidates = [joined] + ([_first_url(url[:-1] + token)] if url.endswith("-") else [])
-    if any(target.startswith(candidate) for target in targets for candidate in candidates if candidate):
-        return True
-    if as_cut and normalize_url(as_cut) in {normalize_url(target) for target in targets}:
-        return False
-    return None
-
-
-def _first_url(text: str) -> str:
-    spans = scan_line(text)
-    return spans[0].text if spans else ""
