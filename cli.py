@@ -207,21 +207,73 @@ def _summary_text(summary: Any) -> str:
 @cli.command(name="import", epilog=EXIT_CODES_HELP)
 @click.argument("documents", nargs=-1, required=True, type=click.Path(dir_okay=True))
 @_store_options
-def import_(documents: tuple[str, ...], db: str, archive: str) -> None:
-    """Record the citations of plain-text or Markdown DOCUMENTS without crawling."""
-    from crawler.documents import import_path
+@click.option("--dry-run", is_flag=True, help="Print what the documents cite; record nothing (no database is created).")
+@click.option("--json", "as_json", is_flag=True, help="Print the documents and their citations as JSON.")
+def import_(documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as_json: bool) -> None:
+    """Record the citations of DOCUMENTS (PDF, Word .docx, HTML, Markdown or plain text) without crawling.
 
-    sessions = _open(db, create=True)
-    for path in documents:
-        try:
-            imported = import_path(sessions, path)
-        except EvidenceError as exc:
-            raise _fail(exc) from exc
-        click.echo(
-            f"{path}: {imported.citations} citations in {imported.footnotes} footnotes, "
-            f"{len(imported.urls)} distinct URLs, {len(imported.problems)} skipped"
-        )
-        _report_problems(path, imported.problems)
+    Prints one line per citation (footnote label, PDF page, URL), then a summary per document.
+    """
+    from crawler.citations import read_document
+    from crawler.documents import record_file
+
+    def as_dict(document: Any, *, recorded: bool) -> dict[str, Any]:
+        return {
+            "source": document.source,
+            "type": document.kind,
+            "title": document.title,
+            "date": document.date,
+            "recorded": recorded,
+            "citations": [
+                {
+                    "footnote": c.footnote,
+                    "page": c.page,
+                    "url": c.url,
+                    "normalized": c.normalized,
+                    "visible": c.visible or None,
+                    "context": c.context,
+                    "line": c.line,
+                }
+                for c in document.citations
+            ],
+            "problems": [{"line": p.line, "page": p.page, "text": p.text, "reason": p.reason} for p in document.problems],
+        }
+
+    try:
+        # Every document is read before the database is touched: one unreadable file
+        # leaves nothing half-imported.
+        parsed = [read_document(path) for path in documents]
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    sessions = None if dry_run else _open(db, create=True)
+    output: list[dict[str, Any]] = []
+    for path, document in zip(documents, parsed, strict=True):
+        citations = document.citations
+        if sessions is not None:
+            try:
+                imported = record_file(sessions, document)
+            except EvidenceError as exc:
+                raise _fail(exc) from exc
+            distinct = len(imported.urls)
+        else:
+            distinct = len({c.normalized for c in citations})
+        if as_json:
+            output.append(as_dict(document, recorded=sessions is not None))
+        else:
+            paged = any(c.page is not None for c in citations)
+            for citation in citations:
+                page = f"{'p.' + str(citation.page) if citation.page is not None else '':<6} " if paged else ""
+                click.echo(f"  {'[' + citation.footnote + ']':<8} {page}{citation.url}")
+                if citation.visible:
+                    click.echo(f"  {'':<8} {page and ' ' * len(page)}(the text shows {citation.visible})")
+            summary = (
+                f"{path}: {len(citations)} citations in {len({c.footnote for c in citations})} footnotes, "
+                f"{distinct} distinct URLs, {len(document.problems)} skipped"
+            )
+            click.echo(summary + (" (dry run: nothing recorded)" if dry_run else ""))
+        _report_problems(path, document.problems)
+    if as_json:
+        click.echo(json.dumps(output, indent=2, ensure_ascii=False))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

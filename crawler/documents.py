@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.citations import SEED_SOURCE, load_seed, read_document
+from crawler.citations import SEED_SOURCE, load_seed, normalize_url, read_document
 from crawler.citations.model import Document as ParsedDocument
 from crawler.citations.model import Problem
 from crawler.models import Citation, Document, Target
@@ -65,17 +65,20 @@ def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, nam
         # captures hanging off them, are kept, so history survives a re-import.
         document.citations.clear()
         session.flush()
-        targets: dict[str, Target] = {}
+        known = _known_targets(session)
+        used: dict[str, Target] = {}
         for position, cited in enumerate(parsed.citations):
-            target = targets.get(cited.url) or _target(session, cited.url)
-            targets[cited.url] = target
+            target = _target(session, known, cited.url, cited.normalized)
+            used.setdefault(target.url, target)
             document.citations.append(
                 Citation(
                     position=position,
                     footnote=cited.footnote,
                     url_as_written=cited.url,
+                    normalized_url=cited.normalized,
                     context=cited.context,
                     line=cited.line,
+                    page=cited.page,
                     target=target,
                 )
             )
@@ -84,17 +87,29 @@ def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, nam
         title=parsed.title,
         citations=len(parsed.citations),
         footnotes=len({c.footnote for c in parsed.citations}),
-        urls=list(targets),
+        urls=list(used),
         problems=list(parsed.problems),
     )
 
 
-def _target(session: Session, url: str) -> Target:
-    target = session.scalar(select(Target).where(Target.url == url))
+def _known_targets(session: Session) -> dict[str, Target]:
+    """Every target by its normalized URL; the first recorded spelling wins."""
+    known: dict[str, Target] = {}
+    for target in session.scalars(select(Target).order_by(Target.id)):
+        known.setdefault(normalize_url(target.url), target)
+    return known
+
+
+def _target(session: Session, known: dict[str, Target], url: str, normalized: str) -> Target:
+    """The target of a cited URL: one per normalized address, so "HTTP://Example.org" and
+    "http://example.org/#top" share the capture history of "http://example.org/". The
+    crawler fetches the target's URL, the first spelling recorded, exactly as written."""
+    target = known.get(normalized) or session.scalar(select(Target).where(Target.url == url))
     if target is None:
         target = Target(url=url)
         session.add(target)
         session.flush()
+    known.setdefault(normalized, target)
     return target
 
 

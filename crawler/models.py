@@ -62,8 +62,13 @@ class Citation(Base):
     position: Mapped[int] = mapped_column(Integer)
     footnote: Mapped[str] = mapped_column(String(64))
     url_as_written: Mapped[str] = mapped_column(Text)
+    # The form that tells two spellings of one address apart from two addresses
+    # (crawler/citations/normalize.py); targets are shared by it.
+    normalized_url: Mapped[str] = mapped_column(Text, default="")
     context: Mapped[str] = mapped_column(Text, default="")
     line: Mapped[int] = mapped_column(Integer)
+    # 1-based page of a PDF document; None for formats without pages.
+    page: Mapped[int | None] = mapped_column(Integer)
     document: Mapped[Document] = relationship(back_populates="citations")
     target: Mapped[Target] = relationship(back_populates="citations")
 

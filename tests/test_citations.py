@@ -305,13 +305,14 @@ def test_empty_file(tmp_path: Path) -> None:
     assert "empty" in str(caught.value)
 
 
-def test_pdf_file(tmp_path: Path) -> None:
+def test_damaged_pdf_file(tmp_path: Path) -> None:
     path = tmp_path / "report.pdf"
     path.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\x00\x01\x02endobj\n")
     with pytest.raises(DocumentError, match=re.escape("report.pdf")) as caught:
         read_document(path)
     message = str(caught.value)
-    assert "looks like a PDF; only plain text and Markdown are read for now" in message
+    assert "report.pdf is not a readable PDF (" in message
+    assert message.endswith("; check that it downloaded completely")
     assert "\n" not in message
 
 

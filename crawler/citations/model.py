@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crawler.citations.normalize import normalize_url
+
 INLINE = "inline"
 """Footnote label used for a URL that is not inside a footnote."""
 
@@ -17,26 +19,42 @@ class Citation:
     """One URL as cited by the document.
 
     ``url`` is exactly as written (angle brackets removed, nothing decoded or normalised) so
-    the archive can always be traced back to the text. ``line`` is 1-based and points at the
-    line holding the URL, which for a wrapped footnote may follow the line with its label.
+    the archive can always be traced back to the text; where a link carries its own target
+    (a PDF link annotation, an HTML ``href``, a Word hyperlink) it is that target, and
+    ``visible`` holds the different URL the text shows, if any. ``normalized`` is the form
+    used to tell that two spellings are one address (see ``normalize.py``); it is computed
+    when not given. ``line`` is 1-based and points at the line holding the URL, which for a
+    wrapped footnote may follow the line with its label; for a PDF it counts lines of the
+    extracted text, for HTML lines of the source, for Word paragraphs (body, then footnotes,
+    then endnotes). ``page`` is the 1-based page of a PDF, else None.
     """
 
     footnote: str
     url: str
     context: str
     line: int
+    page: int | None = None
+    normalized: str = ""
+    visible: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.normalized:
+            # Frozen: the computed default has to be set behind the dataclass's back.
+            object.__setattr__(self, "normalized", normalize_url(self.url))
 
 
 @dataclass(frozen=True)
 class Problem:
     """Something URL-like that was not turned into a citation.
 
-    ``reason`` is ``"scheme"`` (not http/https) or ``"malformed"`` (http/https but unusable).
+    ``reason`` is ``"scheme"`` (not http/https), ``"malformed"`` (http/https but unusable)
+    or ``"relative"`` (a link target without a scheme and no base URL to resolve it against).
     """
 
     line: int
     text: str
     reason: str
+    page: int | None = None
 
 
 @dataclass
@@ -48,3 +66,4 @@ class Document:
     source: str
     citations: list[Citation] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    kind: str = "text"  # what the content was read as: pdf, docx, html or text (Markdown included)
