@@ -378,7 +378,10 @@ def diff(url: str, db: str, archive: str, since: str | None, until: str | None) 
         output = text_diff(Path(archive), older, newer, url)
     except EvidenceError as exc:
         raise _fail(exc) from exc
-    click.echo(output or f"no text difference between {older.checked_at:%Y-%m-%dT%H:%M:%SZ} and {newer.checked_at:%Y-%m-%dT%H:%M:%SZ}", nl=bool(not output))
+    if output:
+        click.echo(output, nl=False)
+    else:
+        click.echo(f"no text difference between {older.checked_at:%Y-%m-%dT%H:%M:%SZ} and {newer.checked_at:%Y-%m-%dT%H:%M:%SZ}")
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

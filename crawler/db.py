@@ -77,7 +77,10 @@ def describe_failure(value: str | None, exc: SQLAlchemyError) -> str:
     if "locked" in detail or "busy" in detail:
         return f"{name} is locked by another process; wait for it to finish and run again"
     if "not a database" in detail or "malformed" in detail:
-        return f"{value or 'the database'} is not a readable SQLite database ({detail}); point --db at an evidence database or move the file away"
+        return (
+            f"{value or 'the database'} is not a readable SQLite database ({detail}); "
+            "point --db at an evidence database or move the file away"
+        )
     if "no such column" in detail or "no such table" in detail:
         return f"{name} was written by another version of evidence ({detail}); use the matching release or a new --db"
     if isinstance(exc, OperationalError):

@@ -71,7 +71,7 @@ def verify_archive(sessions: sessionmaker[Session], archive_dir: Path) -> Verifi
             result.damage.append(Damage(record.filename, None, None, "file is missing"))
             continue
         result.damage.extend(_check_record(archive_dir, record))
-    for name, row in sorted(files.items()):
+    for _, row in sorted(files.items()):
         result.files += 1
         result.damage.extend(_check_file(archive_dir, row))
     for path in sorted(archive_dir.glob("*.warc.gz*")) if archive_dir.is_dir() else []:

@@ -31,7 +31,8 @@ def archived(tmp_path_factory: pytest.TempPathFactory):
     workspace = Workspace(tmp_path_factory.mktemp("audit"))
     with MockServer() as site:
         doc = workspace.path / "informe.md"
-        doc.write_text("# Informe\n\nVer¹.\n\n" + "".join(f"{i} Disponible en: <{site.url(p)}>\n" for i, p in enumerate(PAGES, 1)), encoding="utf-8")
+        lines = "".join(f"{i} Disponible en: <{site.url(p)}>\n" for i, p in enumerate(PAGES, 1))
+        doc.write_text("# Informe\n\nVer¹.\n\n" + lines, encoding="utf-8")
         first = workspace.crawl(str(doc))
         sizes_after_first = {p.name: p.stat().st_size for p in workspace.warc_files()}
         second = workspace.crawl()

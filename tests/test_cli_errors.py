@@ -115,5 +115,10 @@ def test_damaged_or_missing_warc_is_an_operational_error_naming_the_file(workspa
 def test_help_documents_the_exit_codes(workspace: Workspace):
     result = workspace.run("crawl", "--help")
     assert result.returncode == 0
-    for line in ("0  done, nothing new to report", "1  news: evidence changed, moved, gone or restored", "2  usage or input error", "3  operational failure"):
+    for line in (
+        "0  done, nothing new to report",
+        "1  news: evidence changed, moved, gone or restored",
+        "2  usage or input error",
+        "3  operational failure",
+    ):
         assert line in result.stdout

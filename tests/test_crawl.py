@@ -222,7 +222,11 @@ def test_redirect_hops_and_retries_are_all_archived(crawled):
     assert sorted(hops) == sorted(
         [(site.url("/flaky"), 503), (site.url("/flaky"), 200), (site.url("/dir"), 301), (site.url("/dir/"), 200)]
     )
-    chain = db_rows(workspace, f"SELECT redirect_chain FROM captures c JOIN targets t ON c.target_id = t.id WHERE c.run_id = 2 AND t.url = '{site.url('/gobiernoabierto')}'")
+    chain = db_rows(
+        workspace,
+        "SELECT redirect_chain FROM captures c JOIN targets t ON c.target_id = t.id "
+        f"WHERE c.run_id = 2 AND t.url = '{site.url('/gobiernoabierto')}'",
+    )
     assert json.loads(chain[0][0]) == [
         {"url": site.url("/gobiernoabierto"), "status": 301},
         {"url": site.url("/nuevo/gobierno-abierto"), "status": 200},

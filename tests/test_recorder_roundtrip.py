@@ -76,7 +76,7 @@ def test_exchanges_round_trip_through_the_recorder(tmp_path_factory, exchanges):
                 raw = record.raw_stream.read()
                 responses.append((record.rec_headers, raw))
     assert len(ids) == len(set(ids)) == 1 + 2 * len(exchanges)
-    for (url, head, body, before), (warc_headers, _) in zip(expected, responses, strict=True):
+    for (url, _head, _body, before), (warc_headers, _) in zip(expected, responses, strict=True):
         assert warc_headers.get_header("WARC-Target-URI") == url
         date = datetime.strptime(warc_headers.get_header("WARC-Date"), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
         assert abs(date.timestamp() - before) < 5

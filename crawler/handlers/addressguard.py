@@ -65,7 +65,9 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
             public[0], port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None) -> httpcore2.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore2.AsyncNetworkStream:
         raise BlockedAddressError(f"refusing unix socket {path}")
 
     async def sleep(self, seconds: float) -> None:

@@ -143,7 +143,8 @@ class CitationSpider(scrapy.Spider):
         try:
             response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # noqa: BLE001 - every failure is an answer about the site
-            return Fetched(url=url, checked_at=_checked_at(request.meta), hops=request.meta.get(HOPS_META_KEY, []), error_kind=classify(exc))
+            hops = request.meta.get(HOPS_META_KEY, [])
+            return Fetched(url=url, checked_at=_checked_at(request.meta), hops=hops, error_kind=classify(exc))
         return Fetched(
             url=url,
             checked_at=_checked_at(response.meta),

@@ -184,7 +184,8 @@ def is_html(content_type: str | None, body: bytes) -> bool:
 
 def is_document(content_type: str | None) -> bool:
     kind = (content_type or "").split(";")[0].strip().lower()
-    return kind in _DOCUMENT_TYPES or kind.startswith(("application/vnd.openxmlformats", "application/msword", "application/vnd.ms-", "application/vnd.oasis"))
+    office = ("application/vnd.openxmlformats", "application/msword", "application/vnd.ms-", "application/vnd.oasis")
+    return kind in _DOCUMENT_TYPES or kind.startswith(office)
 
 
 def meaning(body: bytes, content_type: str | None, content_encoding: str | None, when: datetime | None = None) -> Meaning:
