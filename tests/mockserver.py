@@ -238,6 +238,28 @@ def _short(h: Handler, version: int, count: int, query: dict[str, list[str]]) ->
     h.connection.shutdown(socket.SHUT_RDWR)
 
 
+def _gzip_cut(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """A complete HTTP message whose gzip stream stops halfway."""
+    whole = gzip.compress(html("Informe completo", "Primera mitad. " * 200 + "Segunda mitad."), mtime=0)
+    h.send(200, whole[: len(whole) // 2], [("Content-Encoding", "gzip")])
+
+
+def _odd(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """Bodies that trip naive readers: invalid UTF-8, binary as HTML, empty, 204."""
+    kind = query.get("kind", ["utf8"])[0]
+    if kind == "utf8":
+        h.send(200, b"<html><head><meta charset='utf-8'><title>Inv\xe1lido</title></head><body>\xff\xfe caf\xe9</body></html>")
+    elif kind == "binary":
+        h.send(200, bytes(range(256)) * 8, [("Content-Type", "text/html; charset=utf-8")])
+    elif kind == "charset":
+        h.send(200, "<html><body>Acción</body></html>".encode("cp1252"), [("Content-Type", "text/html; charset=shift_jis")])
+    elif kind == "empty":
+        h.send(200, b"")
+    else:
+        h.send_response(204)
+        h.end_headers()
+
+
 def _etag(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
     """Honours If-None-Match and If-Modified-Since, as well-run servers do."""
     tag, modified = f'"v{version}"', "Wed, 21 Nov 2018 10:00:00 GMT"
@@ -408,6 +430,8 @@ ROUTES = {
     "/big": _big,
     "/to-file": _to_file,
     "/etag": _etag,
+    "/gzip-cut": _gzip_cut,
+    "/odd": _odd,
     "/trickle": _trickle,
     "/short": _short,
     "/loop": _loop,

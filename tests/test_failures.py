@@ -147,3 +147,23 @@ def test_a_body_cut_short_by_the_server_is_truncated_not_ok(workspace: Workspace
             "SELECT truncated FROM records WHERE record_type = 'response' AND capture_id IS NOT NULL"
         ).fetchone()
     assert truncated == "disconnect"
+
+
+def test_a_gzip_body_cut_in_half_is_truncated_not_half_a_page(workspace: Workspace, site: MockServer):
+    row = crawl_one(workspace, site.url("/gzip-cut"))
+    assert (row["state"], row["reason"]) == ("unreachable", "truncated")
+    history = json.loads(workspace.run("history", site.url("/gzip-cut"), "--json").stdout)
+    assert "content_coding_cut" in history[0]["signals"]
+
+
+@pytest.mark.parametrize(("kind", "state"), [("utf8", "ok"), ("binary", "ok"), ("charset", "ok"), ("empty", "ok"), ("204", "ok")])
+def test_odd_bodies_are_stored_exactly_and_judged_without_crashing(workspace: Workspace, site: MockServer, kind: str, state: str):
+    import requests
+
+    url = site.url(f"/odd?kind={kind}")
+    row = crawl_one(workspace, url)
+    assert row["state"] == state, row
+    original = requests.get(url, timeout=5).content
+    shown = workspace.run("show", url, "-o", "body.bin")
+    assert shown.returncode == 0, shown.stderr
+    assert (workspace.path / "body.bin").read_bytes() == original

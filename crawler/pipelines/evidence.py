@@ -21,7 +21,7 @@ from crawler.warc.metadata import metadata_record
 from crawler.warc.runstore import record_closed, store_for
 from crawler.spiders.citations import CaptureItem, Fetched
 from crawler.verdicts import Facts, History, judge
-from crawler.verdicts.fingerprint import meaning
+from crawler.verdicts.fingerprint import coding_complete, meaning
 from crawler.verdicts.soft404 import ProbeAnswer, signals
 
 if TYPE_CHECKING:
@@ -113,6 +113,11 @@ class EvidencePipeline:
                 probe,
                 item.checked_at,
             )
+
+        if last is not None and present and not capture.truncated and last.record_type == "response":
+            if coding_complete(item.body, item.content_encoding) is False:
+                capture.truncated = "encoding"
+                capture.signals = [*capture.signals, "content_coding_cut"]
 
         facts = Facts(
             cited_url=item.url,

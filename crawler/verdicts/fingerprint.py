@@ -99,6 +99,31 @@ def _day_spellings(day: date) -> list[str]:
     return numeric + words
 
 
+def coding_complete(body: bytes, content_encoding: str | None, limit: int = 1 << 28) -> bool | None:
+    """Whether a gzip or deflate body ends where its stream ends: a body cut inside the
+    compressed stream inflates to half a page without any error from most clients.
+
+    None when it cannot tell: another coding, or more than ``limit`` bytes of output (a
+    decompression bomb is not inflated to the end).
+    """
+    coding = (content_encoding or "").strip().lower()
+    if coding not in ("gzip", "x-gzip", "deflate") or not body:
+        return None
+    for wbits in ((zlib.MAX_WBITS + 32,) if coding != "deflate" else (zlib.MAX_WBITS, -zlib.MAX_WBITS)):
+        inflater = zlib.decompressobj(wbits)
+        produced, data = 0, body
+        try:
+            while data and not inflater.eof:
+                produced += len(inflater.decompress(data, 1 << 20))
+                data = inflater.unconsumed_tail
+                if produced > limit:
+                    return None
+        except zlib.error:
+            continue
+        return inflater.eof
+    return False
+
+
 def mask(text: str, when: datetime | None = None) -> str:
     """Blank what changes between two requests for the same page.
 

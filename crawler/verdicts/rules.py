@@ -89,7 +89,7 @@ def _failure(facts: Facts) -> Verdict | None:
     if facts.error_kind is not None:
         return Verdict("unreachable", facts.error_kind)
     status = facts.http_status or 0
-    if facts.truncated == "disconnect":
+    if facts.truncated in ("disconnect", "encoding"):
         return Verdict("unreachable", "truncated")
     if status in GONE_STATUSES:
         return Verdict("gone", GONE_STATUSES[status])
