@@ -87,6 +87,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         path, query = url.path, parse_qs(url.query, keep_blank_values=True)
+        if path == "/_control/hits":
+            self.send(200, json.dumps(STATE.hits).encode(), [("Content-Type", "application/json")])
+            return
         count = STATE.hit(path)
         version = STATE.version
         route = ROUTES.get(path)
@@ -339,7 +342,30 @@ def _maintenance(h: Handler, version: int, count: int, query: dict[str, list[str
         h.send(200, noisy("Cambio climático", "<p>Inventario de emisiones.</p>"))
 
 
+def _flap(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """Present, gone, down, gone again, then back with other text: for acknowledgements."""
+    if version in (2, 4):
+        h.send(404, html("Página no encontrada", "Error 404"))
+    elif version == 3:
+        h.send(503, html("Servicio no disponible", "Intente más tarde."))
+    else:
+        h.send(200, html("Padrón", "Padrón de beneficiarios, versión uno." if version == 1 else "Padrón corregido."))
+
+
+PWNED_SCRIPT = "<script>document.title='PWNED';document.body.insertAdjacentHTML('beforeend','<p id=pwned>PWNED</p>')</script>"
+
+
+def _pwned(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """A page whose script, image and (from version 2) visible text would act if a report let them."""
+    text = "Meta: 10 acciones." if version == 1 else "Meta: 4 acciones. &lt;script&gt;document.title='PWNED'&lt;/script&gt;"
+    beacon = f"<img src='http://{h.headers.get('Host')}/beacon.png' alt=''>"
+    body = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Avance</title></head><body><p>{text}</p>{PWNED_SCRIPT}{beacon}</body></html>"
+    h.send(200, body.encode("utf-8"))
+
+
 ROUTES = {
+    "/flap": _flap,
+    "/pwned": _pwned,
     "/": _home,
     "/aspx/editado.aspx": _edited,
     "/aspx/datos": _gzip_restamped,
@@ -436,6 +462,12 @@ class MockServer:
 
     def url(self, path: str) -> str:
         return self.base + path
+
+    def hits(self) -> dict[str, int]:
+        """How often each path was asked for."""
+        response = requests.get(self.url("/_control/hits"), timeout=5, verify=False)
+        response.raise_for_status()
+        return dict(response.json())
 
     def set_version(self, version: int) -> None:
         requests.post(self.url(f"/_control/version/{version}"), timeout=5, verify=False).raise_for_status()
