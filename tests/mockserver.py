@@ -352,7 +352,11 @@ def _flap(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> 
         h.send(200, html("Padrón", "Padrón de beneficiarios, versión uno." if version == 1 else "Padrón corregido."))
 
 
-PWNED_SCRIPT = "<script>document.title='PWNED';document.body.insertAdjacentHTML('beforeend','<p id=pwned>PWNED</p>')</script>"
+# Reaches for the page around it too: a report that framed the copy without a sandbox would show it.
+PWNED_SCRIPT = (
+    "<script>for (const d of new Set([document, parent.document])) "
+    "{d.title='PWNED'; d.body.insertAdjacentHTML('beforeend','<p id=pwned>PWNED</p>')}</script>"
+)
 
 
 def _pwned(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:

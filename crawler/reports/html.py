@@ -120,7 +120,10 @@ def _copy(entry: Entry, copies: dict[int, Saved | str]) -> str:
             f"<a href='{escape(saved.href)}' target='_blank' rel='noopener noreferrer'>{when}</a> "
             f"<span class='note'>(sandboxed view; <a href='{escape(saved.payload_href)}' download>source</a>, {size})</span>"
         )
-    return f"<a href='{escape(saved.href)}' download='{escape(saved.payload_name)}'>{when}</a> <span class='note'>({escape(saved.content_type)}, {size})</span>"
+    return (
+        f"<a href='{escape(saved.href)}' download='{escape(saved.payload_name)}'>{when}</a> "
+        f"<span class='note'>({escape(saved.content_type)}, {size})</span>"
+    )
 
 
 def _review(entry: Entry) -> str:
