@@ -182,7 +182,10 @@ def _slow(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> 
 
 
 def _echo(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
-    h.send(200, json.dumps({"path": h.path, "headers": list(h.headers.items())}).encode(), [("Content-Type", "application/json")])
+    # Without Cookie: whether /plan's cookies are already in the jar when /echo is asked
+    # for depends on timing, and the page would change between identical runs.
+    headers = [(name, value) for name, value in h.headers.items() if name.lower() != "cookie"]
+    h.send(200, json.dumps({"path": h.path, "headers": headers}).encode(), [("Content-Type", "application/json")])
 
 
 def _chunked(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
@@ -363,7 +366,8 @@ def _pwned(h: Handler, version: int, count: int, query: dict[str, list[str]]) ->
     """A page whose script, image and (from version 2) visible text would act if a report let them."""
     text = "Meta: 10 acciones." if version == 1 else "Meta: 4 acciones. &lt;script&gt;document.title='PWNED'&lt;/script&gt;"
     beacon = f"<img src='http://{h.headers.get('Host')}/beacon.png' alt=''>"
-    body = f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Avance</title></head><body><p>{text}</p>{PWNED_SCRIPT}{beacon}</body></html>"
+    head = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Avance</title></head>"
+    body = f"{head}<body><p>{text}</p>{PWNED_SCRIPT}{beacon}</body></html>"
     h.send(200, body.encode("utf-8"))
 
 

@@ -82,7 +82,8 @@ def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
         review = f"acknowledged {_time(entry.ack.acked_at)}" + (f": {_escape(entry.ack.note)}" if entry.ack.note else "")
     elif entry.unreviewed:
         review = "**news, not reviewed**"
-    cells = [_escape(entry.footnote), f"`{_code(entry.url)}`", state, _time(entry.since), _time(entry.first), _time(entry.last), copy, review]
+    times = [_time(entry.since), _time(entry.first), _time(entry.last)]
+    cells = [_escape(entry.footnote), f"`{_code(entry.url)}`", state, *times, copy, review]
     return "| " + " | ".join(cells) + " |"
 
 
