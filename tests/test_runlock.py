@@ -76,3 +76,8 @@ def _host() -> str:
     import socket
 
     return socket.gethostname()
+
+
+def test_help_documents_exit_code_4(workspace: Workspace):
+    result = workspace.run("crawl", "--help")
+    assert "4  another crawl holds this database; this one stopped without touching it" in result.stdout
