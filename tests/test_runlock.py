@@ -38,6 +38,10 @@ def test_a_second_crawl_on_the_same_database_exits_4_at_once(workspace: Workspac
     assert workspace.run("history", site.url("/plan")).returncode == 0
     report = workspace.run("report", "-o", str(workspace.path / "during.html"))
     assert report.returncode == 0, report.stderr
+    # ...and so are the small writes a person makes meanwhile.
+    for _ in range(3):
+        acked = workspace.run("ack", site.url("/plan"), "--note", "during a crawl")
+        assert acked.returncode == 0, acked.stderr
 
     stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == 0, stdout + stderr
@@ -81,3 +85,4 @@ def _host() -> str:
 def test_help_documents_exit_code_4(workspace: Workspace):
     result = workspace.run("crawl", "--help")
     assert "4  another crawl holds this database; this one stopped without touching it" in result.stdout
+
