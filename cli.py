@@ -21,13 +21,15 @@ EXIT_OK = 0
 EXIT_NEWS = 1
 EXIT_INPUT = 2
 EXIT_FAILURE = 3
+EXIT_LOCKED = 4
 
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  done, nothing new to report
   1  news: evidence changed, moved, gone or restored since the previous run
   2  usage or input error (bad option, unreadable document, unknown URL, no database)
-  3  operational failure (database locked or damaged, archive unwritable, run incomplete)"""
+  3  operational failure (database locked or damaged, archive unwritable, run incomplete)
+  4  another crawl holds this database; this one stopped without touching it"""
 
 
 class EvidenceFailure(click.ClickException):
@@ -104,6 +106,14 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("-v", "--verbose", count=True, help="More log detail on stderr (-v, -vv).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing unless there is news.")
+@click.option(
+    "--notify-webhook", "webhooks", multiple=True, metavar="URL", envvar="EVIDENCE_NOTIFY_WEBHOOK",
+    help="POST the news as JSON to URL, only when there is news [env: EVIDENCE_NOTIFY_WEBHOOK].",
+)
+@click.option(
+    "--notify-email", "emails", multiple=True, metavar="ADDR", envvar="EVIDENCE_NOTIFY_EMAIL",
+    help="E-mail the news to ADDR through EVIDENCE_SMTP_HOST, only when there is news [env: EVIDENCE_NOTIFY_EMAIL].",
+)
 def crawl(
     documents: tuple[str, ...],
     db: str,
@@ -118,6 +128,8 @@ def crawl(
     as_json: bool,
     verbose: int,
     quiet: bool,
+    webhooks: tuple[str, ...],
+    emails: tuple[str, ...],
 ) -> None:
     """Visit every URL the DOCUMENTS cite and archive what each answers.
 
@@ -126,6 +138,9 @@ def crawl(
     """
     from crawler.citations import read_document
     from crawler.db import database_url
+    from crawler.exceptions import RunLocked
+    from crawler.notify import notify
+    from crawler.runlock import run_lock
     from crawler.runner import run_crawl
 
     # Scrapy installs the stderr log handler itself, at this level.
@@ -148,6 +163,10 @@ def crawl(
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
         settings[name] = value
+    if quiet:
+        settings["EVIDENCE_PROGRESS_ENABLED"] = False
+    # Notifier settings (the SMTP password) stay out of the crawl and its log.
+    notify_settings = {name: settings.pop(name) for name in list(settings) if name.startswith(("EVIDENCE_SMTP_", "EVIDENCE_NOTIFY_"))}
 
     try:
         # Read every document before the database is touched: a typo in a path
@@ -157,14 +176,25 @@ def crawl(
         raise _fail(exc) from exc
     for document in parsed:
         _report_problems(document.source, document.problems)
-    sessions = _open(db, create=True)
     try:
-        summary = run_crawl(sessions, database_url(db), parsed, settings)
+        # Taken before the database is opened: a second run must not even create the schema.
+        with run_lock(db) as lock:
+            sessions = _open(db, create=True)
+            summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
+    except RunLocked as exc:
+        raise EvidenceFailure(str(exc), EXIT_LOCKED) from exc
     except EvidenceError as exc:
         raise _fail(exc) from exc
+    failures: list[EvidenceError]
+    try:
+        failures = list(notify(summary, database_url(db), webhooks=webhooks, emails=emails, settings=notify_settings))
+    except EvidenceError as exc:  # a setting that cannot be used: reported like a failed delivery
+        failures = [exc]
+    for failure in failures:
+        click.echo(f"Warning: notification not sent: {failure}; the run's results are recorded", err=True)
 
     if as_json:
-        click.echo(json.dumps(_summary_dict(summary), indent=2))
+        click.echo(json.dumps({**_summary_dict(summary), "notify_failures": len(failures)}, indent=2))
     elif not quiet or summary.news or summary.status != "finished":
         click.echo(_summary_text(summary))
     if summary.status != "finished":
@@ -174,7 +204,7 @@ def crawl(
             err=True,
         )
         sys.exit(EXIT_FAILURE)
-    sys.exit(EXIT_NEWS if summary.news else EXIT_OK)
+    sys.exit(EXIT_NEWS if summary.evidence_news else EXIT_OK)
 
 
 def _report_problems(source: str, problems: list[Any]) -> None:
@@ -183,13 +213,16 @@ def _report_problems(source: str, problems: list[Any]) -> None:
 
 
 def _summary_dict(summary: Any) -> dict[str, Any]:
+    from crawler.notify import news_item
+
     return {
         "run": summary.run_id,
         "status": summary.status,
         "urls": summary.targets,
         "captured": summary.captured,
         "states": dict(summary.states),
-        "news": [vars(item) for item in summary.news],
+        "news": [news_item(item) for item in summary.news],
+        "acknowledged": [news_item(item) for item in summary.acknowledged],
     }
 
 
@@ -198,9 +231,11 @@ def _summary_text(summary: Any) -> str:
     lines = [f"run {summary.run_id} {summary.status}: {summary.targets} URLs checked ({counts or 'none captured'})"]
     if summary.news:
         lines.append("news since the previous run:")
-        lines += [f"  {item.state:<11} {item.reason:<16} {item.url}" for item in summary.news]
+        lines += [f"  {item.kind:<11} {item.reason:<16} {item.url}" for item in summary.news]
     else:
         lines.append("no news since the previous run")
+    if summary.acknowledged:
+        lines.append(f"{len(summary.acknowledged)} acknowledged (`evidence ack`) and not reported again")
     return "\n".join(lines)
 
 
@@ -468,6 +503,88 @@ def index(db: str, archive: str, output: str | None) -> None:
     except OSError as exc:
         raise EvidenceFailure(f"cannot write {target}: {exc.strerror}", EXIT_FAILURE) from exc
     click.echo(f"indexed {len(lines)} records in {target}", err=True)
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("url", required=False)
+@_store_options
+@click.option("--all", "every", is_flag=True, help="Acknowledge every URL with news nobody has acknowledged yet.")
+@click.option("--note", default="", help="Why: kept with the acknowledgement, shown in history and the report.")
+def ack(url: str | None, db: str, archive: str, every: bool, note: str) -> None:
+    """Mark the latest change or removal of URL as reviewed: it is not reported again until it changes."""
+    from crawler.acks import acknowledge, acknowledge_all
+
+    if bool(url) == every:
+        raise click.UsageError("give either a URL or --all")
+    sessions = _open(db, create=False)
+    try:
+        done = acknowledge_all(sessions, note) if every else [acknowledge(sessions, url or "", note)]
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    if not done:
+        click.echo("nothing to acknowledge: no news is waiting for review")
+    for item in done:
+        latest = f"{item.state} ({item.reason}) in run {item.run_id}, {_when(item.checked_at)}"
+        if item.news is None or item.news[1] == item.run_id:
+            click.echo(f"acknowledged {item.url}: {latest}")
+        else:
+            click.echo(f"acknowledged {item.url}: {item.news[0]} in run {item.news[1]}, now {latest}")
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@_store_options
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write [default: report.html or report.md].")
+@click.option("--format", "fmt", type=click.Choice(["html", "md"]), help="html (one self-contained file) or md [default: from -o].")
+@click.option("--document", help="Only this document (its file name, or 'seed').")
+def report(db: str, archive: str, output: str | None, fmt: str | None, document: str | None) -> None:
+    """Write the researchers' report: per document, one row per footnote with its state, captures,
+    archived copy (saved beside the report) and text diff, a count per state and a timeline chart."""
+    from crawler.reports.report import write_report
+
+    if fmt is None:
+        fmt = "md" if output and Path(output).suffix.lower() in (".md", ".markdown") else "html"
+    path = Path(output or f"report.{fmt}")
+    sessions = _open(db, create=False)
+    try:
+        written = write_report(sessions, Path(archive), path, fmt, _database_name(db), document)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"wrote {written.path}: {written.citations} citations, {written.copies} archived copies in {written.files}/")
+    for problem in written.problems:
+        click.echo(f"Warning: {problem}", err=True)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("document", type=click.Path(dir_okay=False))
+@_store_options
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The annotated copy to write.")
+def annotate(document: str, db: str, archive: str, output: str) -> None:
+    """Copy DOCUMENT (HTML, Markdown or text) with each cited link annotated with its archived copy and date."""
+    from crawler.annotate import annotate as annotate_document
+
+    if Path(output).resolve() == Path(document).resolve():
+        raise click.BadParameter("the output must not be the document itself", param_hint="-o/--output")
+    sessions = _open(db, create=False)
+    try:
+        done = annotate_document(sessions, Path(archive), Path(document), Path(output))
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"wrote {done.output}: {done.links} links annotated, archived copies in {done.files}/")
+    for url in done.unarchived:
+        click.echo(f"Warning: {url} is cited but has no archived copy of the page; not annotated", err=True)
+
+
+def _database_name(db: str) -> str:
+    """The database as a reader should see it: a path, or a URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    if "://" not in db:
+        return db
+    return make_url(db).render_as_string(hide_password=True)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -25,6 +25,11 @@ def database_url(value: str) -> str:
     return "sqlite:///" + str(Path(value).expanduser().resolve())
 
 
+def sqlite_file(value: str) -> Path | None:
+    """The file of an SQLite database named by a path or URL; None for other databases."""
+    return _sqlite_path(database_url(value))
+
+
 def _sqlite_path(url: str) -> Path | None:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
@@ -107,3 +112,6 @@ def _prepare(engine: Engine, *, create: bool) -> None:
             f"database {engine.url} has schema version {version}, this evidence {__version__} "
             f"reads version {SCHEMA_VERSION}; use a matching evidence release"
         )
+    if set(Base.metadata.tables) - tables:
+        # Tables added within schema version 1 (acks): created on first use, nothing else is touched.
+        Base.metadata.create_all(engine)

@@ -24,3 +24,15 @@ class NotFound(EvidenceError):
 
 class DatabaseMissing(DatabaseError):
     """No database where one was named, for a command that only reads."""
+
+
+class RunLocked(DatabaseError):
+    """Another crawl holds this database's run lock: two crawls never write one database."""
+
+
+class NotifyError(EvidenceError):
+    """A notification (webhook or e-mail) could not be delivered; the run itself is kept."""
+
+
+class ReportError(EvidenceError):
+    """A report or an annotated document could not be written."""

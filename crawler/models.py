@@ -189,3 +189,20 @@ class Record(Base):
     length: Mapped[int]
     capture: Mapped[Capture | None] = relationship(back_populates="records")
     probe: Mapped[Probe | None] = relationship(back_populates="records")
+
+
+class Ack(Base):
+    """A person's review of a target's capture: news that only repeats it is not reported again.
+
+    The acknowledged capture's state and text stay the reference until a capture differs
+    from them (see ``crawler/acks.py``); the next real change is news again.
+    """
+
+    __tablename__ = "acks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id"))
+    capture_id: Mapped[int] = mapped_column(ForeignKey("captures.id"))
+    acked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")
+    target: Mapped[Target] = relationship()
+    capture: Mapped[Capture] = relationship()

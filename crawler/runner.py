@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler import __version__
 from crawler import settings as default_settings
 from crawler.citations import Document as ParsedDocument
+from crawler.acks import is_acknowledged
 from crawler.documents import all_cited_urls, has_documents, import_seed, record_file
-from crawler.models import Capture, Record, Run, Target, utcnow
+from crawler.models import Capture, Citation, Document, Record, Run, Target, utcnow
+from crawler.reports.queries import document_label
 from crawler.warc.dedup import Original
 from crawler.spiders.citations import CitationSpider
-from crawler.verdicts import is_news
+from crawler.verdicts import news_kind
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +32,13 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class News:
     url: str
+    #: changed, moved, gone, restored or unreachable (newly: it answered last run)
+    kind: str
     state: str
     reason: str
     previous_state: str | None
+    #: (document, footnote) of each citation of the URL
+    cited_in: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -43,10 +49,17 @@ class RunSummary:
     captured: int
     states: Counter[str] = field(default_factory=Counter)
     news: list[News] = field(default_factory=list)
+    #: news that only repeats what a person acknowledged (``evidence ack``): not reported
+    acknowledged: list[News] = field(default_factory=list)
 
     @property
     def missing(self) -> int:
         return self.targets - self.captured
+
+    @property
+    def evidence_news(self) -> bool:
+        """News that earns exit code 1: all but newly unreachable URLs (down is not gone)."""
+        return any(item.kind != "unreachable" for item in self.news)
 
 
 def build_settings(overrides: dict[str, Any]) -> Settings:
@@ -61,11 +74,14 @@ def run_crawl(
     db_url: str,
     documents: list[ParsedDocument],
     overrides: dict[str, Any],
+    *,
+    locked: bool = False,
 ) -> RunSummary:
     """Import ``documents`` (or the embedded seed into an empty database) and crawl.
 
     With documents, only their URLs are visited; without, every URL the database's
     documents cite. One Scrapy crawl per process: the Twisted reactor cannot restart.
+    ``locked`` says the caller holds the database's run lock (``crawler/runlock.py``).
     """
     if documents:
         imported = [record_file(sessions, document) for document in documents]
@@ -76,7 +92,7 @@ def run_crawl(
         urls = all_cited_urls(sessions)
 
     settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
-    _close_dead_runs(sessions)
+    _close_dead_runs(sessions, every=locked)
     with sessions() as session, session.begin():
         run = Run(
             software=f"evidence/{__version__}",
@@ -158,12 +174,16 @@ def _tune_logging(level_name: str) -> None:
         logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
 
 
-def _close_dead_runs(sessions: sessionmaker[Session]) -> None:
-    """Mark runs whose process died (kill -9, power loss) as interrupted."""
+def _close_dead_runs(sessions: sessionmaker[Session], *, every: bool = False) -> None:
+    """Mark runs whose process died (kill -9, power loss) as interrupted.
+
+    With ``every`` (this process holds the run lock) no other run can be alive, whatever
+    its pid says: after a reboot a dead run's pid may belong to another program.
+    """
     host = socket.gethostname()
     with sessions() as session, session.begin():
-        for run in session.scalars(select(Run).where(Run.status == "running", Run.host == host)):
-            if not _alive(run.pid):
+        for run in session.scalars(select(Run).where(Run.status == "running")):
+            if every or (run.host == host and not _alive(run.pid)):
                 run.status = "interrupted"
 
 
@@ -208,7 +228,7 @@ def _finish(
     with sessions() as session, session.begin():
         run = session.get_one(Run, run_id)
         captures = session.execute(
-            select(Capture, Target.url).join(Target).where(Capture.run_id == run_id)
+            select(Capture, Target.url).join(Target).where(Capture.run_id == run_id).order_by(Capture.target_id)
         ).all()
         summary = RunSummary(run_id=run_id, status="", targets=len(urls), captured=len(captures))
         for capture, url in captures:
@@ -219,9 +239,22 @@ def _finish(
                 .order_by(Capture.run_id.desc())
                 .limit(1)
             )
-            if is_news(capture.state, capture.reason, previous_state):
-                summary.news.append(News(url, capture.state, capture.reason, previous_state))
+            kind = news_kind(capture.state, capture.reason, previous_state)
+            if kind is None:
+                continue
+            item = News(url, kind, capture.state, capture.reason, previous_state, _cited_in(session, capture.target_id))
+            (summary.acknowledged if is_acknowledged(session, capture) else summary.news).append(item)
         complete = finish_reason == "finished" and summary.missing == 0
         run.status = summary.status = "finished" if complete else "interrupted"
         run.finished_at = utcnow()
     return summary
+
+
+def _cited_in(session: Session, target_id: int) -> tuple[tuple[str, str], ...]:
+    rows = session.execute(
+        select(Document.name, Citation.footnote)
+        .join(Citation, Citation.document_id == Document.id)
+        .where(Citation.target_id == target_id)
+        .order_by(Document.id, Citation.position)
+    )
+    return tuple(dict.fromkeys((document_label(name), footnote) for name, footnote in rows))

@@ -45,6 +45,31 @@ EVIDENCE_RUN_ID = 0
 EVIDENCE_WARC_PREFIX = "evidence"
 #: A WARC file is closed and a new one started once it reaches this many bytes.
 EVIDENCE_WARC_MAX_SIZE = 1024 * 1024 * 1024
+#: Show done/total, the current host and the rate on stderr while crawling, when stderr
+#: is a terminal (never under cron). ``-q`` switches it off.
+EVIDENCE_PROGRESS_ENABLED = True
+#: Seconds between two progress lines.
+EVIDENCE_PROGRESS_INTERVAL = 1.0
+
+# --- notifications (``evidence crawl --notify-email ADDR``) ---------------------------
+# Each of these may also be given as an environment variable of the same name, which
+# ``-s NAME=VALUE`` overrides. Keep the password in the environment: a ``-s`` value is
+# visible in the process list. They are kept out of the Scrapy crawl and its log.
+
+#: SMTP server that relays the news e-mail.
+EVIDENCE_SMTP_HOST = "localhost"
+#: Its port: 25 for a local relay, 587 with ``EVIDENCE_SMTP_STARTTLS``.
+EVIDENCE_SMTP_PORT = 25
+#: Log in with this user name (empty: no login).
+EVIDENCE_SMTP_USER = ""
+#: ... and this password.
+EVIDENCE_SMTP_PASSWORD = ""
+#: The From address (empty: ``evidence@`` this machine's name).
+EVIDENCE_SMTP_FROM = ""
+#: Upgrade the connection with STARTTLS, verifying the server's certificate.
+EVIDENCE_SMTP_STARTTLS = False
+#: Seconds a webhook or the SMTP server may take before the notification counts as failed.
+EVIDENCE_NOTIFY_TIMEOUT = 30
 
 # --- Scrapy, set for checking citations on government sites -----------------------
 
@@ -115,6 +140,7 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
 }
 ITEM_PIPELINES = {"crawler.pipelines.evidence.EvidencePipeline": 300}
+EXTENSIONS = {"crawler.extensions.progress.Progress": 500}
 # One pipeline task per response instead of a hundred.
 CONCURRENT_ITEMS = 1
 

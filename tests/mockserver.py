@@ -183,7 +183,10 @@ def _slow(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> 
 
 
 def _echo(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
-    h.send(200, json.dumps({"path": h.path, "headers": list(h.headers.items())}).encode(), [("Content-Type", "application/json")])
+    # Without Cookie: whether /plan's cookies are already in the jar when /echo is asked
+    # for depends on timing, and the page would change between identical runs.
+    headers = [(name, value) for name, value in h.headers.items() if name.lower() != "cookie"]
+    h.send(200, json.dumps({"path": h.path, "headers": headers}).encode(), [("Content-Type", "application/json")])
 
 
 def _chunked(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
@@ -401,7 +404,35 @@ def _maintenance(h: Handler, version: int, count: int, query: dict[str, list[str
         h.send(200, noisy("Cambio climático", "<p>Inventario de emisiones.</p>"))
 
 
+def _flap(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """Present, gone, down, gone again, then back with other text: for acknowledgements."""
+    if version in (2, 4):
+        h.send(404, html("Página no encontrada", "Error 404"))
+    elif version == 3:
+        h.send(503, html("Servicio no disponible", "Intente más tarde."))
+    else:
+        h.send(200, html("Padrón", "Padrón de beneficiarios, versión uno." if version == 1 else "Padrón corregido."))
+
+
+# Reaches for the page around it too: a report that framed the copy without a sandbox would show it.
+PWNED_SCRIPT = (
+    "<script>for (const d of new Set([document, parent.document])) "
+    "{d.title='PWNED'; d.body.insertAdjacentHTML('beforeend','<p id=pwned>PWNED</p>')}</script>"
+)
+
+
+def _pwned(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """A page whose script, image and (from version 2) visible text would act if a report let them."""
+    text = "Meta: 10 acciones." if version == 1 else "Meta: 4 acciones. &lt;script&gt;document.title='PWNED'&lt;/script&gt;"
+    beacon = f"<img src='http://{h.headers.get('Host')}/beacon.png' alt=''>"
+    head = "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Avance</title></head>"
+    body = f"{head}<body><p>{text}</p>{PWNED_SCRIPT}{beacon}</body></html>"
+    h.send(200, body.encode("utf-8"))
+
+
 ROUTES = {
+    "/flap": _flap,
+    "/pwned": _pwned,
     "/": _home,
     "/aspx/editado.aspx": _edited,
     "/aspx/datos": _gzip_restamped,

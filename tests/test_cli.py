@@ -58,7 +58,18 @@ def test_json_summary_for_machines(workspace: Workspace, site: MockServer):
         "urls": 2,
         "captured": 2,
         "states": {"gone": 1, "ok": 1},
-        "news": [{"url": site.url("/status/410"), "state": "gone", "reason": "http_410", "previous_state": None}],
+        "news": [
+            {
+                "url": site.url("/status/410"),
+                "kind": "gone",
+                "state": "gone",
+                "reason": "http_410",
+                "previous_state": None,
+                "cited_in": [{"document": "doc.txt", "footnote": "1"}],
+            }
+        ],
+        "acknowledged": [],
+        "notify_failures": 0,
     }
 
 

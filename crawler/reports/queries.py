@@ -10,13 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.exceptions import NotFound
-from crawler.models import Capture, Citation, Document, Target
+from crawler.models import Ack, Capture, Citation, Document, Target
 
 STATUS_COLUMNS = [
     "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot",
 ]
 HISTORY_COLUMNS = [
     "run", "checked_at", "state", "reason", "change", "signals", "http_status", "final_url", "payload_digest", "snapshot",
+    "acked",
 ]
 
 
@@ -28,6 +29,11 @@ def document_label(name: str) -> str:
 
 def _time(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def ack_text(ack: Ack) -> str:
+    """``2026-11-27T05:00:00Z "note"``: when a person acknowledged a capture, and why."""
+    return f'{_time(ack.acked_at)} "{ack.note}"' if ack.note else str(_time(ack.acked_at))
 
 
 def status_rows(sessions: sessionmaker[Session], document: str | None = None) -> list[dict[str, Any]]:
@@ -80,6 +86,9 @@ def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, An
         captures = session.scalars(
             select(Capture).where(Capture.target_id == target_id).order_by(Capture.checked_at.desc(), Capture.id.desc())
         )
+        acked: dict[int, list[str]] = {}
+        for ack in session.scalars(select(Ack).where(Ack.target_id == target_id).order_by(Ack.id)):
+            acked.setdefault(ack.capture_id, []).append(ack_text(ack))
         return [
             {
                 "run": capture.run_id,
@@ -92,6 +101,7 @@ def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, An
                 "final_url": capture.final_url,
                 "payload_digest": capture.payload_digest,
                 "snapshot": capture.snapshot,
+                "acked": "; ".join(acked.get(capture.id, [])) or None,
             }
             for capture in captures
         ]

@@ -20,6 +20,8 @@ GONE_STATUSES = {404: "http_404", 410: "http_410"}
 BLOCKED_STATUSES = {401, 402, 403, 407, 412, 428, 429, 451}
 NOT_TRANSIENT = {"blocked", "robots", "redirect_refused", "scheme", "private_address"}
 NEWS_STATES = {"changed", "moved", "gone"}
+# States in which the cited URL answered with a page.
+PRESENT_STATES = {"ok", "changed", "moved"}
 SOFT_404_SIGNALS = {
     "redirect_to_home", "redirect_to_error", "probe_same_url", "probe_similar", "document_became_html", "error_title",
 }
@@ -136,6 +138,22 @@ def _page_key(parts: SplitResult) -> tuple[str, str, str]:
 
 def is_news(state: str, reason: str, previous_state: str | None) -> bool:
     """Worth a non-zero exit: a change, a new move or loss, or evidence that came back."""
-    if state == "changed" or reason == "restored":
-        return True
-    return state in NEWS_STATES and state != previous_state
+    return news_kind(state, reason, previous_state) not in (None, "unreachable")
+
+
+def news_kind(state: str, reason: str, previous_state: str | None) -> str | None:
+    """What a capture tells a reader since the previous run: ``changed``, ``moved``, ``gone``,
+    ``restored``, ``unreachable`` (newly: it answered last run), or None for nothing new.
+
+    Newly unreachable is reported but is not evidence news (no exit 1): one bad night is
+    not a loss, and a failure that lasts becomes ``gone`` after ``gone_after`` runs.
+    """
+    if reason == "restored":
+        return "restored"
+    if state == "changed":
+        return "changed"
+    if state in NEWS_STATES and state != previous_state:
+        return state
+    if state == "unreachable" and previous_state in PRESENT_STATES:
+        return "unreachable"
+    return None

@@ -1,0 +1,97 @@
+"""Telling people about news: a webhook POST and an e-mail, sent only when a run has news.
+
+A notifier that fails never costs the run: ``notify`` returns the failures for the
+command line to report and count, and the run's verdicts are already committed.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crawler import __version__
+from crawler.exceptions import NotifyError
+from crawler.notify.email import SmtpSettings, send_mail
+from crawler.notify.webhook import post_json
+from crawler.runner import News, RunSummary
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    text: str
+    payload: dict[str, Any]
+
+
+def news_item(item: News) -> dict[str, Any]:
+    return {
+        "url": item.url,
+        "kind": item.kind,
+        "state": item.state,
+        "reason": item.reason,
+        "previous_state": item.previous_state,
+        "cited_in": [{"document": document, "footnote": footnote} for document, footnote in item.cited_in],
+    }
+
+
+def build_message(summary: RunSummary, database: str) -> Message:
+    """The same news for people (subject, text) and for machines (JSON payload)."""
+    kinds: dict[str, int] = {}
+    for item in summary.news:
+        kinds[item.kind] = kinds.get(item.kind, 0) + 1
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+    subject = f"evidence: news in run {summary.run_id} ({counts})"
+    lines = [
+        f"Run {summary.run_id} of evidence on {socket.gethostname()} checked {summary.targets} cited URLs "
+        f"in {database} and found news since the previous run:",
+        "",
+    ]
+    for item in summary.news:
+        where = "; ".join(f"{document} note {footnote}" for document, footnote in item.cited_in)
+        lines.append(f"  {item.kind:<11} {item.reason:<18} {item.url}")
+        if where:
+            lines.append(f"  {'':<11} cited in {where}")
+    lines += [
+        "",
+        "`evidence status` and `evidence report` show the details; `evidence ack URL` marks a change as reviewed.",
+    ]
+    payload = {
+        "software": f"evidence/{__version__}",
+        "host": socket.gethostname(),
+        "database": database,
+        "run": summary.run_id,
+        "status": summary.status,
+        "urls": summary.targets,
+        "states": dict(summary.states),
+        "news": [news_item(item) for item in summary.news],
+    }
+    return Message(subject, "\n".join(lines) + "\n", payload)
+
+
+def notify(
+    summary: RunSummary,
+    database: str,
+    *,
+    webhooks: Sequence[str] = (),
+    emails: Sequence[str] = (),
+    settings: Mapping[str, Any] | None = None,
+) -> list[NotifyError]:
+    """Send the run's news to every webhook and address; nothing when there is no news."""
+    if not summary.news or not (webhooks or emails):
+        return []
+    message = build_message(summary, database)
+    smtp = SmtpSettings.resolve(settings or {})
+    failures: list[NotifyError] = []
+    for url in webhooks:
+        try:
+            post_json(url, message.payload, timeout=smtp.timeout)
+        except NotifyError as exc:
+            failures.append(exc)
+    for address in emails:
+        try:
+            send_mail(smtp, address, message.subject, message.text)
+        except NotifyError as exc:
+            failures.append(exc)
+    return failures

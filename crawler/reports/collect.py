@@ -1,0 +1,155 @@
+"""What ``evidence report`` shows, gathered once for every output format.
+
+One entry per citation (document, footnote, URL), with the URL's current state and
+since when, its first and last capture, the last capture in which the page was
+present (the archived copy worth opening), the text diff when the evidence no longer
+says what it said when first captured, and the acknowledgement in force.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.acks import acks_of, captures_of, covering_ack, unreviewed
+from crawler.exceptions import EvidenceError, NotFound
+from crawler.models import Ack, Capture, Citation, Document, Run
+from crawler.reports.diff import text_diff
+from crawler.reports.queries import document_label
+
+STATES = ("ok", "changed", "moved", "gone", "unreachable")
+#: Lines of a diff shown in a report; ``evidence diff`` prints all of them.
+MAX_DIFF_LINES = 120
+
+
+@dataclass
+class Entry:
+    footnote: str
+    url: str
+    state: str
+    reason: str
+    since: datetime | None = None
+    first: datetime | None = None
+    last: datetime | None = None
+    #: the last capture in which the page was present (ok or changed): the copy to open
+    copy: Capture | None = None
+    diff: str = ""
+    diff_label: str = ""
+    ack: Ack | None = None
+    unreviewed: bool = False
+    problem: str = ""
+
+
+@dataclass
+class Section:
+    label: str
+    title: str
+    entries: list[Entry] = field(default_factory=list)
+
+
+@dataclass
+class RunColumn:
+    run_id: int
+    started_at: datetime
+    status: str
+    counts: Counter[str]
+
+
+@dataclass
+class ReportData:
+    generated_at: datetime
+    database: str
+    sections: list[Section]
+    runs: list[RunColumn]
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(entry.state for section in self.sections for entry in section.entries)
+
+    @property
+    def problems(self) -> list[str]:
+        return [entry.problem for section in self.sections for entry in section.entries if entry.problem]
+
+
+def collect(
+    sessions: sessionmaker[Session], archive_dir: Path, database: str, now: datetime, document: str | None = None
+) -> ReportData:
+    with sessions() as session:
+        sections: list[Section] = []
+        targets: dict[int, Entry] = {}
+        for doc in session.scalars(select(Document).order_by(Document.id)):
+            label = document_label(doc.name)
+            if document is not None and document not in (label, doc.name):
+                continue
+            section = Section(label, doc.title)
+            for citation in doc.citations:
+                if citation.target_id not in targets:
+                    targets[citation.target_id] = _entry(session, archive_dir, citation)
+                shared = targets[citation.target_id]
+                section.entries.append(_copy(shared, citation.footnote))
+            sections.append(section)
+        if document is not None and not sections:
+            raise NotFound(f"no document named {document!r} in the database; `evidence status` lists them")
+        return ReportData(now, database, sections, _runs(session, list(targets)))
+
+
+def _copy(entry: Entry, footnote: str) -> Entry:
+    return Entry(**{**vars(entry), "footnote": footnote})
+
+
+def _entry(session: Session, archive_dir: Path, citation: Citation) -> Entry:
+    url = citation.target.url
+    captures = captures_of(session, citation.target_id)
+    if not captures:
+        return Entry(citation.footnote, url, "unchecked", "")
+    latest = captures[-1]
+    acks = acks_of(session, citation.target_id)
+    entry = Entry(citation.footnote, url, latest.state, latest.reason, first=captures[0].checked_at, last=latest.checked_at)
+    # Since the first capture of the latest run of captures in the same state.
+    index = len(captures) - 1
+    while index > 0 and captures[index - 1].state == latest.state:
+        index -= 1
+    entry.since = captures[index].checked_at
+    present = [c for c in captures if c.state in ("ok", "changed") and c.warc_filename is not None]
+    entry.copy = present[-1] if present else None
+    if acks and (acks[-1].capture_id == latest.id or covering_ack(acks, captures, latest) is acks[-1]):
+        entry.ack = acks[-1]
+    entry.unreviewed = unreviewed(captures, acks)
+    if present:
+        older = present[0] if present[-1].differs_from_first else present[-2] if latest.state == "changed" and len(present) > 1 else None
+        if older is not None and older is not present[-1]:
+            entry.diff_label = (
+                "text of the first capture" if older is present[0] else "text of the capture before"
+            ) + f" ({older.checked_at:%Y-%m-%d}) and of the latest ({present[-1].checked_at:%Y-%m-%d})"
+            try:
+                entry.diff = _trim(text_diff(archive_dir, older, present[-1], url), url)
+            except EvidenceError as exc:
+                entry.problem = f"{url}: {exc}"
+    return entry
+
+
+def _trim(diff: str, url: str) -> str:
+    lines = diff.splitlines()
+    if len(lines) <= MAX_DIFF_LINES:
+        return diff
+    rest = len(lines) - MAX_DIFF_LINES
+    return "\n".join(lines[:MAX_DIFF_LINES]) + f"\n... {rest} more lines: evidence diff {url}\n"
+
+
+def _runs(session: Session, target_ids: list[int]) -> list[RunColumn]:
+    """Per run, how many of these URLs were in each state."""
+    rows = session.execute(
+        select(Capture.run_id, Capture.state, func.count())
+        .where(Capture.target_id.in_(target_ids))
+        .group_by(Capture.run_id, Capture.state)
+    )
+    counts: dict[int, Counter[str]] = {}
+    for run_id, state, n in rows:
+        counts.setdefault(run_id, Counter())[state] = n
+    runs = session.scalars(select(Run).where(Run.id.in_(list(counts))).order_by(Run.id))
+    return [RunColumn(run.id, run.started_at, run.status, counts[run.id]) for run in runs]

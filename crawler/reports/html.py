@@ -1,0 +1,153 @@
+"""The report as one self-contained HTML file: inline styles, an inline SVG chart, no script.
+
+Everything taken from the database or an archive is escaped; the page's
+Content-Security-Policy loads nothing (no script, no frame, no remote image), so even a
+mistake in escaping could not run or fetch anything. Archived copies are linked, never
+embedded: HTML through the sandboxed viewer, everything else as a download.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from urllib.parse import urlsplit
+
+from crawler.reports.collect import STATES, Entry, ReportData
+from crawler.reports.files import CSP, Saved
+from crawler.reports.timeline import COLOURS, timeline_svg
+
+STYLE = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
+h1{margin-bottom:.2em}.meta{color:#555}
+table{border-collapse:collapse;width:100%;margin:1em 0}
+th,td{border-bottom:1px solid #ddd;padding:.35em .5em;text-align:left;vertical-align:top}
+th{background:#f5f5f5}td.url{word-break:break-all;max-width:28em}
+.state{display:inline-block;padding:0 .45em;border-radius:3px;color:#fff;font-weight:600}
+.state-unchecked{background:#9e9e9e}
+pre.diff{background:#fafafa;border:1px solid #ddd;padding:.5em;overflow-x:auto;white-space:pre-wrap}
+.del{color:#b71c1c}.ins{color:#1b5e20}.note{color:#555;font-size:90%}
+table.counts{width:auto}.counts td,.counts th{padding-right:2em}.problem{color:#b71c1c}td.time{white-space:nowrap}
+""" + "".join(f".state-{state}{{background:{colour}}}" for state, colour in COLOURS.items())
+
+
+def render_html(data: ReportData, copies: dict[int, Saved | str]) -> str:
+    out = [
+        "<!DOCTYPE html>",
+        "<html lang='en'><head><meta charset='utf-8'>",
+        f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">",
+        "<meta name='referrer' content='no-referrer'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        "<title>Evidence report</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>Evidence report</h1>",
+        f"<p class='meta'>Generated {_time(data.generated_at)} from <code>{escape(data.database)}</code>: "
+        f"{len(data.sections)} documents, {sum(len(s.entries) for s in data.sections)} citations, {len(data.runs)} runs.</p>",
+        _counts(data),
+        "<section id='states-across-runs'><h2>States across runs</h2>",
+        timeline_svg(data.runs),
+        "</section>",
+    ]
+    for section in data.sections:
+        out.append(f"<section class='document'><h2>{escape(section.label)}</h2>")
+        if section.title:
+            out.append(f"<p class='meta'>{escape(section.title)}</p>")
+        out.append(
+            "<table><thead><tr><th>Footnote</th><th>Cited URL</th><th>State</th><th>Since</th><th>First capture</th>"
+            "<th>Last capture</th><th>Archived copy</th><th>Review</th></tr></thead><tbody>"
+        )
+        for entry in section.entries:
+            out.append(_row(entry, copies))
+        out.append("</tbody></table></section>")
+    out.append(
+        "<p class='note'>Archived copies are saved beside this file. HTML pages open in a viewer that runs none of "
+        "their scripts and loads nothing; other files download. Times are UTC.</p>"
+    )
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _counts(data: ReportData) -> str:
+    counts = data.counts
+    names = [s for s in (*STATES, "unchecked") if counts.get(s)] + sorted(set(counts) - {*STATES, "unchecked"})
+    cells = "".join(f"<th>{_badge(name)}</th>" for name in names)
+    numbers = "".join(f"<td>{counts[name]}</td>" for name in names)
+    return (
+        "<section id='counts'><h2>Citations per state</h2>"
+        f"<table class='counts'><tr>{cells}</tr><tr>{numbers}</tr></table></section>"
+    )
+
+
+def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
+    url = escape(entry.url)
+    link = url
+    if urlsplit(entry.url).scheme in ("http", "https"):
+        link = f"<a href='{escape(entry.url, quote=True)}' rel='noopener noreferrer nofollow'>{url}</a>"
+    reason = f" <span class='note'>{escape(entry.reason)}</span>" if entry.reason else ""
+    cells = [
+        escape(entry.footnote),
+        link,
+        _badge(entry.state) + reason,
+        _time(entry.since),
+        _time(entry.first),
+        _time(entry.last),
+        _copy(entry, copies),
+        _review(entry),
+    ]
+    classes = ["", "url", "", "time", "time", "time", "", ""]
+    row = "<tr>" + "".join(f"<td class='{c}'>{v}</td>" if c else f"<td>{v}</td>" for c, v in zip(classes, cells, strict=True)) + "</tr>"
+    if entry.diff:
+        row += (
+            f"<tr class='diff'><td></td><td colspan='7'><details><summary>Text diff: {escape(entry.diff_label)}</summary>"
+            f"<pre class='diff'>{_diff(entry.diff)}</pre></details></td></tr>"
+        )
+    if entry.problem:
+        row += f"<tr><td></td><td colspan='7' class='problem'>{escape(entry.problem)}</td></tr>"
+    return row
+
+
+def _copy(entry: Entry, copies: dict[int, Saved | str]) -> str:
+    if entry.copy is None:
+        return "<span class='note'>none: never archived as present</span>"
+    saved = copies.get(entry.copy.id)
+    if saved is None:
+        return ""
+    if isinstance(saved, str):
+        return f"<span class='problem'>{escape(saved)}</span>"
+    when = _time(entry.copy.checked_at)
+    size = f"{saved.size:,} bytes"
+    if saved.viewer:
+        return (
+            f"<a href='{escape(saved.href)}' target='_blank' rel='noopener noreferrer'>{when}</a> "
+            f"<span class='note'>(sandboxed view; <a href='{escape(saved.payload_href)}' download>source</a>, {size})</span>"
+        )
+    return (
+        f"<a href='{escape(saved.href)}' download='{escape(saved.payload_name)}'>{when}</a> "
+        f"<span class='note'>({escape(saved.content_type)}, {size})</span>"
+    )
+
+
+def _review(entry: Entry) -> str:
+    if entry.ack is not None:
+        note = f": {escape(entry.ack.note)}" if entry.ack.note else ""
+        return f"acknowledged {_time(entry.ack.acked_at)}{note}"
+    return "<strong>news, not reviewed</strong>" if entry.unreviewed else ""
+
+
+def _diff(text: str) -> str:
+    lines = []
+    for line in text.splitlines():
+        escaped = escape(line)
+        if line.startswith("-") and not line.startswith("---"):
+            escaped = f"<span class='del'>{escaped}</span>"
+        elif line.startswith("+") and not line.startswith("+++"):
+            escaped = f"<span class='ins'>{escaped}</span>"
+        lines.append(escaped)
+    return "\n".join(lines)
+
+
+def _badge(state: str) -> str:
+    return f"<span class='state state-{escape(state)}'>{escape(state)}</span>"
+
+
+def _time(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else ""

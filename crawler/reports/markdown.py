@@ -1,0 +1,104 @@
+"""The report as Markdown, for a repository or a wiki; the chart is an SVG file beside it.
+
+Text from the database and the archive is escaped for Markdown and for the HTML a
+Markdown renderer lets through; diffs sit in fenced code blocks longer than any run of
+backticks they contain.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from crawler.reports.collect import STATES, Entry, ReportData
+from crawler.reports.files import Saved
+
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~<>])")
+
+
+def render_markdown(data: ReportData, copies: dict[int, Saved | str], chart: str | None) -> str:
+    counts = data.counts
+    names = [s for s in (*STATES, "unchecked") if counts.get(s)] + sorted(set(counts) - {*STATES, "unchecked"})
+    out = [
+        "# Evidence report",
+        "",
+        f"Generated {_time(data.generated_at)} UTC from `{_code(data.database)}`: {len(data.sections)} documents, "
+        f"{sum(len(s.entries) for s in data.sections)} citations, {len(data.runs)} runs.",
+        "",
+        "## Citations per state",
+        "",
+        "| " + " | ".join(names) + " |",
+        "|" + "---|" * len(names),
+        "| " + " | ".join(str(counts[n]) for n in names) + " |",
+        "",
+        "## States across runs",
+        "",
+    ]
+    if chart:
+        out += [f"![States of the cited URLs in each run]({chart})", ""]
+    out += ["| run | started | " + " | ".join(STATES) + " |", "|---|---|" + "---|" * len(STATES)]
+    for run in data.runs:
+        out.append(f"| {run.run_id} | {_time(run.started_at)} | " + " | ".join(str(run.counts.get(s, 0)) for s in STATES) + " |")
+    for section in data.sections:
+        out += ["", f"## {_escape(section.label)}", ""]
+        if section.title:
+            out += [_escape(section.title), ""]
+        out += [
+            "| footnote | cited URL | state | since | first capture | last capture | archived copy | review |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        details: list[str] = []
+        for entry in section.entries:
+            out.append(_row(entry, copies))
+            if entry.diff:
+                fence = "`" * max(3, _longest_backticks(entry.diff) + 1)
+                details += [
+                    "",
+                    f"Footnote {_escape(entry.footnote)}, {_escape(entry.url)}: {_escape(entry.diff_label)}",
+                    "",
+                    f"{fence}diff",
+                    entry.diff.rstrip("\n"),
+                    fence,
+                ]
+            if entry.problem:
+                details += ["", f"Footnote {_escape(entry.footnote)}: {_escape(entry.problem)}"]
+        if details:
+            out += ["", "### Text changes", *details]
+    return "\n".join(out) + "\n"
+
+
+def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
+    state = f"**{entry.state}** {_escape(entry.reason)}".strip()
+    copy = "none"
+    if entry.copy is not None:
+        saved = copies.get(entry.copy.id)
+        if isinstance(saved, Saved):
+            label = "sandboxed view" if saved.viewer else saved.content_type
+            copy = f"[{_time(entry.copy.checked_at)}]({saved.href}) ({_escape(label)}, {saved.size} bytes)"
+        elif isinstance(saved, str):
+            copy = _escape(saved)
+    review = ""
+    if entry.ack is not None:
+        review = f"acknowledged {_time(entry.ack.acked_at)}" + (f": {_escape(entry.ack.note)}" if entry.ack.note else "")
+    elif entry.unreviewed:
+        review = "**news, not reviewed**"
+    times = [_time(entry.since), _time(entry.first), _time(entry.last)]
+    cells = [_escape(entry.footnote), f"`{_code(entry.url)}`", state, *times, copy, review]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _escape(text: str) -> str:
+    return _SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    # Inside a code span only backticks and the table's pipes matter.
+    return text.replace("`", "'").replace("|", "%7C")
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _time(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else ""

@@ -1,0 +1,73 @@
+"""``evidence report``: gather, save the archived copies beside the report, render, write."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler.exceptions import EvidenceError, ReportError
+from crawler.models import utcnow
+from crawler.reports.collect import ReportData, collect
+from crawler.reports.files import Saved, SnapshotFolder
+from crawler.reports.html import render_html
+from crawler.reports.markdown import render_markdown
+from crawler.reports.timeline import timeline_svg
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    files: Path
+    citations: int
+    copies: int
+    problems: list[str]
+
+
+def files_folder(output: Path) -> Path:
+    """``report.html`` keeps its archived copies in ``report_files/``."""
+    return output.with_name(output.stem + "_files")
+
+
+def write_report(
+    sessions: sessionmaker[Session],
+    archive_dir: Path,
+    output: Path,
+    fmt: str,
+    database: str,
+    document: str | None = None,
+    now: datetime | None = None,
+) -> Written:
+    data = collect(sessions, archive_dir, database, now or utcnow(), document)
+    folder = files_folder(output)
+    copies = save_copies(data, SnapshotFolder(archive_dir, folder, output.parent))
+    try:
+        if fmt == "md":
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "timeline.svg").write_text(timeline_svg(data.runs) + "\n", encoding="utf-8")
+            text = render_markdown(data, copies, f"{folder.name}/timeline.svg")
+        else:
+            text = render_html(data, copies)
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot write {exc.filename or output}: {exc.strerror}; check the folder and its permissions") from exc
+    problems = data.problems + [p for p in copies.values() if isinstance(p, str)]
+    return Written(output, folder, sum(len(s.entries) for s in data.sections), sum(isinstance(c, Saved) for c in copies.values()), problems)
+
+
+def save_copies(data: ReportData, folder: SnapshotFolder) -> dict[int, Saved | str]:
+    """Each entry's archived copy saved once; a copy the archive cannot give becomes its problem text."""
+    copies: dict[int, Saved | str] = {}
+    for section in data.sections:
+        for entry in section.entries:
+            if entry.copy is None or entry.copy.id in copies:
+                continue
+            try:
+                copies[entry.copy.id] = folder.save(entry.copy, entry.url)
+            except OSError as exc:
+                raise ReportError(f"cannot write into {folder.folder}: {exc.strerror}; check the folder and its permissions") from exc
+            except EvidenceError as exc:
+                copies[entry.copy.id] = f"archived copy unavailable: {exc}"
+    return copies
