@@ -39,7 +39,7 @@ def test_db_accepts_an_sqlalchemy_url_and_the_archive_an_option(workspace: Works
 def test_defaults_are_evidence_db_and_archive_in_the_working_directory(workspace: Workspace, site: MockServer):
     doc = workspace.path / "doc.txt"
     doc.write_text(f"1 See {site.url('/plan')}\n", encoding="utf-8")
-    env = {k: v for k, v in workspace.env().items() if not k.startswith("EVIDENCE_")}
+    env = {k: v for k, v in workspace.env().items() if not k.startswith("EVIDENCE_")} | {"EVIDENCE_ALLOW_PRIVATE": "1"}
     result = workspace.crawl(str(doc), env=env)
     assert result.returncode == 0, result.stderr
     assert (workspace.path / "evidence.db").exists()
