@@ -15,6 +15,7 @@ import json
 import random
 import secrets
 import socket
+import zlib
 import ssl
 import subprocess
 import sys
@@ -263,6 +264,37 @@ def _odd(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> N
         h.end_headers()
 
 
+_BOMBS: dict[str, bytes] = {}
+
+
+def bomb(coding: str, size: int = 1 << 30) -> bytes:
+    """``size`` bytes of zeros in ``coding``: a few kilobytes to megabytes on the wire."""
+    if coding not in _BOMBS:
+        zeros = bytes(1 << 20)
+        if coding == "gzip":
+            packer = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+            parts = [packer.compress(zeros) for _ in range(size >> 20)] + [packer.flush()]
+        elif coding == "br":
+            import brotli
+
+            compressor = brotli.Compressor(quality=1)
+            parts = [compressor.process(zeros) for _ in range(size >> 20)] + [compressor.finish()]
+        else:
+            try:
+                from compression import zstd  # type: ignore[import-not-found]
+            except ImportError:
+                from backports import zstd  # type: ignore[no-redef]
+            compressor = zstd.ZstdCompressor(level=1)
+            parts = [compressor.compress(zeros) for _ in range(size >> 20)] + [compressor.flush()]
+        _BOMBS[coding] = b"".join(parts)
+    return _BOMBS[coding]
+
+
+def _bomb(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    coding = query.get("coding", ["gzip"])[0]
+    h.send(200, bomb(coding), [("Content-Encoding", coding), ("Content-Type", "text/html")])
+
+
 def _etag(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
     """Honours If-None-Match and If-Modified-Since, as well-run servers do."""
     tag, modified = f'"v{version}"', "Wed, 21 Nov 2018 10:00:00 GMT"
@@ -462,6 +494,7 @@ ROUTES = {
     "/to-file": _to_file,
     "/etag": _etag,
     "/gzip-cut": _gzip_cut,
+    "/bomb": _bomb,
     "/odd": _odd,
     "/trickle": _trickle,
     "/short": _short,

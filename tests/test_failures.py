@@ -167,3 +167,21 @@ def test_odd_bodies_are_stored_exactly_and_judged_without_crashing(workspace: Wo
     shown = workspace.run("show", url, "-o", "body.bin")
     assert shown.returncode == 0, shown.stderr
     assert (workspace.path / "body.bin").read_bytes() == original
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_decompression_bombs_are_bounded_and_flagged(workspace: Workspace, site: MockServer, coding: str):
+    import resource
+
+    url = site.url(f"/bomb?coding={coding}")
+    row = crawl_one(workspace, url)  # 1 GiB of zeros, a few MB or less on the wire
+    assert row["state"] == "ok"
+    history = json.loads(workspace.run("history", url, "--json").stdout)
+    assert "decompression_bomb" in history[0]["signals"]
+    shown = workspace.run("show", url)
+    assert shown.returncode == 3
+    assert "decompression bomb" in shown.stderr
+    raw = workspace.run("show", url, "--raw", "-o", "raw.bin")
+    assert raw.returncode == 0 and (workspace.path / "raw.bin").stat().st_size < 8 << 20
+    # every child so far (crawls, show) stayed far below the inflated gigabyte
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 600 * 1024

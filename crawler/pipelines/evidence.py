@@ -21,7 +21,7 @@ from crawler.warc.metadata import metadata_record
 from crawler.warc.runstore import record_closed, store_for
 from crawler.spiders.citations import CaptureItem, Fetched
 from crawler.verdicts import Facts, History, judge
-from crawler.verdicts.fingerprint import coding_complete, meaning
+from crawler.verdicts.fingerprint import meaning
 from crawler.verdicts.soft404 import ProbeAnswer, signals
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ class EvidencePipeline:
         _add_records(capture.records, item.hops)
 
         previous = self._previous_good(session, target.id)
+        page = None
         # A 304 to our conditional request says the page is the archived original.
         present = last is not None and (200 <= last.status < 300 or last.record_type == "revisit" and last.status == 304)
         if last is not None and present:
@@ -114,10 +115,11 @@ class EvidencePipeline:
                 item.checked_at,
             )
 
-        if last is not None and present and not capture.truncated and last.record_type == "response":
-            if coding_complete(item.body, item.content_encoding) is False:
-                capture.truncated = "encoding"
-                capture.signals = [*capture.signals, "content_coding_cut"]
+        if page is not None and not capture.truncated and page.coding == "cut":
+            capture.truncated = "encoding"
+            capture.signals = [*capture.signals, "content_coding_cut"]
+        elif page is not None and page.coding == "bomb":
+            capture.signals = [*capture.signals, "decompression_bomb"]
 
         facts = Facts(
             cited_url=item.url,

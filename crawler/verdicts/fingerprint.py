@@ -17,12 +17,13 @@ import hashlib
 import io
 import logging
 import re
-import zlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import lxml.html
 from lxml import etree
+
+from crawler.decoding import inflate
 
 logger = logging.getLogger(__name__)
 
@@ -63,28 +64,9 @@ class Meaning:
     title: str
     fingerprint: str
     headings: tuple[str, ...] = ()
-
-
-def decode_body(body: bytes, content_encoding: str | None, limit: int = _MAX_TEXT_INPUT) -> bytes:
-    """Undo gzip/deflate content coding with a bound on the output (bombs stay small).
-
-    Codings this cannot undo leave the bytes as they are: the fingerprint is then
-    over the encoded bytes, which is still a faithful, if stricter, comparison.
-    """
-    coding = (content_encoding or "").strip().lower()
-    if coding in ("gzip", "x-gzip", "deflate"):
-        wbits = zlib.MAX_WBITS + 32 if coding != "deflate" else zlib.MAX_WBITS
-        try:
-            inflater = zlib.decompressobj(wbits)
-            return inflater.decompress(body, limit)
-        except zlib.error:
-            if coding == "deflate":
-                try:
-                    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(body, limit)
-                except zlib.error:
-                    pass
-            return body
-    return body
+    #: the content coding's stream: ``complete``, ``cut`` (stops short), ``bomb`` (inflates
+    #: past the limit: the meaning is then that of the bytes as received) or ``none``
+    coding: str = "none"
 
 
 def _day_spellings(day: date) -> list[str]:
@@ -97,31 +79,6 @@ def _day_spellings(day: date) -> list[str]:
     words = [f"{d} de {es} de {y}", f"{d} de {es} del {y}", f"{d:02d} de {es} de {y}", f"{en} {d}, {y}",
              f"{d} {en} {y}", f"{d} {en[:3]} {y}", f"{en[:3]} {d}, {y}", f"{d}-{en[:3]}-{y}"]
     return numeric + words
-
-
-def coding_complete(body: bytes, content_encoding: str | None, limit: int = 1 << 28) -> bool | None:
-    """Whether a gzip or deflate body ends where its stream ends: a body cut inside the
-    compressed stream inflates to half a page without any error from most clients.
-
-    None when it cannot tell: another coding, or more than ``limit`` bytes of output (a
-    decompression bomb is not inflated to the end).
-    """
-    coding = (content_encoding or "").strip().lower()
-    if coding not in ("gzip", "x-gzip", "deflate") or not body:
-        return None
-    for wbits in ((zlib.MAX_WBITS + 32,) if coding != "deflate" else (zlib.MAX_WBITS, -zlib.MAX_WBITS)):
-        inflater = zlib.decompressobj(wbits)
-        produced, data = 0, body
-        try:
-            while data and not inflater.eof:
-                produced += len(inflater.decompress(data, 1 << 20))
-                data = inflater.unconsumed_tail
-                if produced > limit:
-                    return None
-        except zlib.error:
-            continue
-        return inflater.eof
-    return False
 
 
 def mask(text: str, when: datetime | None = None) -> str:
@@ -215,16 +172,20 @@ def is_document(content_type: str | None) -> bool:
 
 def meaning(body: bytes, content_type: str | None, content_encoding: str | None, when: datetime | None = None) -> Meaning:
     """Extract and fingerprint what a reader of this payload sees, captured at ``when``."""
-    data = decode_body(body, content_encoding)
+    inflated = inflate(body, content_encoding, _MAX_TEXT_INPUT)
+    coding = "none" if not content_encoding else "bomb" if inflated.over_limit else "complete" if inflated.complete else "cut"
+    if coding == "bomb":
+        return Meaning("bytes", "", "", "bytes:sha256:" + hashlib.sha256(body).hexdigest(), coding=coding)
+    data = inflated.data
     kind = (content_type or "").split(";")[0].strip().lower()
     if is_html(content_type, data):
         text, title, headings = _html_text(data)
-        return Meaning("html", text, title, _digest("text", mask(text, when)), headings)
+        return Meaning("html", text, title, _digest("text", mask(text, when)), headings, coding)
     if kind == "application/pdf" or data[:5] == b"%PDF-":
         text = _pdf_text(data)
         if text.strip():
-            return Meaning("pdf", text, "", _digest("text", mask(text, when)))
-    return Meaning("bytes", "", "", "bytes:sha256:" + hashlib.sha256(data).hexdigest())
+            return Meaning("pdf", text, "", _digest("text", mask(text, when)), coding=coding)
+    return Meaning("bytes", "", "", "bytes:sha256:" + hashlib.sha256(data).hexdigest(), coding=coding)
 
 
 def _digest(kind: str, text: str) -> str:

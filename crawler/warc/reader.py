@@ -10,11 +10,14 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from crawler.decoding import inflate
 from crawler.exceptions import ArchiveError
 from crawler.warc.records import digest
 from crawler.warc.writer import OPEN_SUFFIX
 
 _READ_SIZE = 1 << 16
+#: Largest body `show` and the report will inflate; past it, --raw gives the bytes as served.
+MAX_DECODED = 256 << 20
 
 
 @dataclass(frozen=True)
@@ -117,30 +120,13 @@ def _parse(data: bytes, where: str, check_digest: bool) -> StoredRecord:
     return StoredRecord(headers=headers, block=block, where=where)
 
 
-def decode_content(body: bytes, content_encoding: str | None) -> bytes:
-    """Undo the content codings a server applied, last applied first."""
-    if not content_encoding:
-        return body
-    codings = [c.strip().lower() for c in content_encoding.split(",") if c.strip()]
-    for coding in reversed(codings):
-        if coding in ("gzip", "x-gzip"):
-            body = zlib.decompress(body, zlib.MAX_WBITS + 32)
-        elif coding == "deflate":
-            try:
-                body = zlib.decompress(body)
-            except zlib.error:  # servers often send raw deflate without the zlib wrapper
-                body = zlib.decompress(body, -zlib.MAX_WBITS)
-        elif coding == "br":
-            import brotli
-
-            body = brotli.decompress(body)
-        elif coding == "zstd":
-            try:
-                from compression import zstd
-            except ImportError:  # Python < 3.14: the backport Scrapy already depends on
-                from backports import zstd
-
-            body = zstd.decompress(body)
-        elif coding != "identity":
-            raise ArchiveError(f"unknown Content-Encoding {coding!r}; use --raw to get the bytes as served")
-    return body
+def decode_content(body: bytes, content_encoding: str | None, limit: int = MAX_DECODED) -> bytes:
+    """The body with its content codings undone, refusing bombs and cut streams."""
+    inflated = inflate(body, content_encoding, limit)
+    if inflated.unknown:
+        raise ArchiveError(f"unknown Content-Encoding {inflated.unknown[0]!r}; use --raw to get the bytes as served")
+    if inflated.over_limit:
+        raise ArchiveError(f"the body inflates to more than {limit} bytes (a decompression bomb?); use --raw")
+    if not inflated.complete:
+        raise ArchiveError("the body's compressed stream stops short (it was cut); use --raw for the bytes as served")
+    return inflated.data
