@@ -539,8 +539,8 @@ class ProxyHandler(BaseHTTPRequestHandler):
 class MockServer:
     """The site in a subprocess; ``url(path)`` gives an absolute URL on it."""
 
-    def __init__(self, *, proxy: bool = False, tls: bool = False) -> None:
-        self.flags = (["--proxy"] if proxy else []) + (["--tls"] if tls else [])
+    def __init__(self, *, proxy: bool = False, tls: bool | str = False) -> None:
+        self.flags = (["--proxy"] if proxy else []) + ([f"--tls={tls if isinstance(tls, str) else ''}"] if tls else [])
 
     def seen(self) -> list[str]:
         """What the proxy was asked for (proxy mode only)."""
@@ -578,8 +578,9 @@ class MockServer:
         requests.post(self.url(f"/_control/version/{version}"), timeout=5, verify=False).raise_for_status()
 
 
-def self_signed_context() -> ssl.SSLContext:
-    """A server context with a fresh self-signed certificate for 127.0.0.1."""
+def self_signed_context(kind: str = "self-signed") -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate for 127.0.0.1; ``expired``
+    makes it a year out of date, ``wrong-host`` issues it for another name."""
     import datetime as dt
     import ipaddress
     import tempfile
@@ -598,9 +599,16 @@ def self_signed_context() -> ssl.SSLContext:
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .not_valid_before(now - dt.timedelta(days=400 if kind == "expired" else 1))
+        .not_valid_after(now - dt.timedelta(days=35) if kind == "expired" else now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("portal.example.invalid")]
+                if kind == "wrong-host"
+                else [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
     folder = Path(tempfile.mkdtemp())
@@ -626,8 +634,10 @@ def main() -> None:
     handler = ProxyHandler if "--proxy" in sys.argv[1:] else Handler
     server = QuietServer(("127.0.0.1", 0), handler)
     scheme = "http"
-    if "--tls" in sys.argv[1:]:
-        server.socket = self_signed_context().wrap_socket(server.socket, server_side=True)
+    tls = [arg for arg in sys.argv[1:] if arg.startswith("--tls")]
+    if tls:
+        kind = tls[0].partition("=")[2] or "self-signed"
+        server.socket = self_signed_context(kind).wrap_socket(server.socket, server_side=True)
         scheme = "https"
     print(f"{scheme}://127.0.0.1:{server.server_address[1]}", flush=True)
     server.serve_forever()

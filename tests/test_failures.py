@@ -35,13 +35,26 @@ def test_https_to_a_plain_http_port_is_a_tls_failure(workspace: Workspace, site:
     assert types == ["warcinfo", "metadata"], "no half exchange, only the record of what happened"
 
 
-def test_self_signed_https_is_captured_all_the_same(workspace: Workspace):
+@pytest.mark.parametrize(
+    ("kind", "problems"),
+    [("self-signed", ["self_signed"]), ("expired", ["expired", "self_signed"]), ("wrong-host", ["self_signed", "wrong_host"])],
+)
+def test_bad_certificates_are_captured_all_the_same_and_recorded(workspace: Workspace, kind: str, problems: list[str]):
     # Reachability first: an unverifiable certificate does not hide the evidence.
-    with MockServer(tls=True) as site:
+    with MockServer(tls=kind) as site:
         row = crawl_one(workspace, site.url("/plan"))
         shown = workspace.run("show", site.url("/plan"))
     assert (row["state"], row["http_status"]) == ("ok", 200)
     assert "Plan de Acci" in shown.stdout
+    history = json.loads(workspace.run("history", site.url("/plan"), "--json").stdout)
+    assert [s for s in history[0]["signals"] if s.startswith("tls_")] == [f"tls_{p}" for p in problems]
+    metadata = []
+    for path in workspace.warc_files():
+        with open(path, "rb") as handle:
+            metadata += [r.content_stream().read().decode() for r in ArchiveIterator(handle) if r.rec_type == "metadata"]
+    (story,) = metadata
+    assert f"tls-problems: {', '.join(problems)}" in story
+    assert "tls-certificate: -----BEGIN CERTIFICATE-----" in story and "tls-certificate-sha256: " in story
 
 
 def test_5xx_after_retries_is_unreachable_with_every_attempt_archived(workspace: Workspace, site: MockServer):

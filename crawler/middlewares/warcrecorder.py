@@ -24,6 +24,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured, StopDownload
 
 from crawler.handlers.wirehttp import WIRE_META_KEY, Wire
+from crawler.tlsinfo import Certificate, inspect_certificate
 from crawler.warc.dedup import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED, Original, revisit
 from crawler.warc.records import WarcRecord
 from crawler.db import open_database
@@ -67,6 +68,8 @@ class Hop:
     payload_at: tuple[str, int] | None = None
     etag: str | None = None
     last_modified: str | None = None
+    #: the TLS certificate the server presented (https only)
+    certificate: Certificate | None = None
 
 
 class WarcRecorderMiddleware:
@@ -195,6 +198,7 @@ class WarcRecorderMiddleware:
             location=_header_str(headers.get(b"Location")),
             record_type=payload_record.record_type,
             payload_at=(original.filename, original.offset),
+            certificate=_certificate(response),
             etag=_header_str(headers.get(b"ETag")) or original.etag,
             last_modified=_header_str(headers.get(b"Last-Modified")) or original.last_modified,
         )
@@ -223,6 +227,13 @@ class WarcRecorderMiddleware:
         sessions = open_database(self.crawler.settings.get("EVIDENCE_DB_URL"), create=False)
         with sessions() as session, session.begin():
             record_closed(self.crawler, session)
+
+
+def _certificate(response: Response) -> Certificate | None:
+    der = response.certificate
+    if not isinstance(der, bytes | bytearray) or not der:
+        return None
+    return inspect_certificate(bytes(der), urlsplit(response.url).hostname or "")
 
 
 def _header_str(value: bytes | None) -> str | None:

@@ -115,6 +115,8 @@ class EvidencePipeline:
                 item.checked_at,
             )
 
+        if last is not None and last.certificate is not None:
+            capture.signals = [*capture.signals, *(f"tls_{p}" for p in last.certificate.problems)]
         if page is not None and not capture.truncated and page.coding == "cut":
             capture.truncated = "encoding"
             capture.signals = [*capture.signals, "content_coding_cut"]
@@ -165,6 +167,7 @@ class EvidencePipeline:
             final_url=capture.final_url,
             error=capture.error,
             concurrent_to=last.response.record_id if last else None,
+            certificate=last.certificate if last else None,
         )
         (where,) = self.store.write([record])
         self.store.sync()

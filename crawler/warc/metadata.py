@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from crawler import __version__
+from crawler.tlsinfo import Certificate
 from crawler.warc.records import WarcRecord, warcinfo_block
 
 CAPTURE_URI_PREFIX = "urn:evidence:capture:"
@@ -21,6 +22,7 @@ def metadata_record(
     final_url: str | None,
     error: str | None,
     concurrent_to: str | None,
+    certificate: Certificate | None = None,
 ) -> WarcRecord:
     """A record of ``application/warc-fields``.
 
@@ -43,6 +45,16 @@ def metadata_record(
         fields.append(("final-url", final_url))
     if error:
         fields.append(("error", error))
+    if certificate is not None:
+        fields += [
+            ("tls-certificate-sha256", certificate.sha256),
+            ("tls-subject", certificate.subject),
+            ("tls-issuer", certificate.issuer),
+            ("tls-not-after", certificate.not_after),
+            ("tls-problems", ", ".join(certificate.problems) or "none"),
+            # The PEM on one field line: its base64 lines joined by spaces.
+            ("tls-certificate", " ".join(certificate.pem.split())),
+        ]
     extra = []
     if concurrent_to:
         extra = [("WARC-Concurrent-To", concurrent_to), ("WARC-Refers-To", concurrent_to)]
