@@ -198,3 +198,36 @@ def test_decompression_bombs_are_bounded_and_flagged(workspace: Workspace, site:
     assert raw.returncode == 0 and (workspace.path / "raw.bin").stat().st_size < 8 << 20
     # every child so far (crawls, show) stayed far below the inflated gigabyte
     assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 600 * 1024
+
+
+def test_a_ten_gigabyte_stream_keeps_the_first_200_mb_in_bounded_memory(workspace: Workspace, site: MockServer):
+    """The default cap (200 MB): the rest is never read, the record says it was cut, and the
+    crawl's peak memory stays under twice the cap (Scrapy holds the kept part once)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import FAST, ROOT
+
+    url = site.url("/big?n=10737418240")
+    doc = workspace.path / "doc.txt"
+    doc.write_text(f"1 See {url}\n", encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "crawl", *FAST, str(doc)],
+        cwd=workspace.path, env=workspace.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 0
+    assert usage.ru_maxrss < 2 * 200 * 1024, f"peak RSS {usage.ru_maxrss} KiB"
+    with sqlite3.connect(workspace.db) as connection:
+        (filename, offset, truncated) = connection.execute(
+            "SELECT filename, offset, truncated FROM records WHERE record_type = 'response' AND capture_id IS NOT NULL"
+        ).fetchone()
+    assert truncated == "length"
+    with open(workspace.archive / filename, "rb") as handle:
+        handle.seek(offset)
+        record = next(iter(ArchiveIterator(handle)))
+        assert record.rec_headers.get_header("WARC-Truncated") == "length"
+        assert record.http_headers.get_header("Content-Length") == "10737418240"
+        assert int(record.rec_headers.get_header("Content-Length")) == 200 * 1024 * 1024 + len(record.http_headers.to_bytes())

@@ -125,12 +125,12 @@ class WarcRecorderMiddleware:
     def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         started = datetime.fromtimestamp(request.meta.get(_STARTED_KEY, time.time()), timezone.utc)
         wire: Wire | None = request.meta.get(WIRE_META_KEY)
-        body = response.body
+        body: bytes | memoryview = response.body
         truncated = None
         if request.meta.get(_CAPPED_KEY):
             truncated = request.meta[_CAPPED_KEY]
             if truncated == "length":
-                body = body[: self.max_body]
+                body = memoryview(response.body)[: self.max_body]
         elif "dataloss" in response.flags:
             truncated = "disconnect"
 
@@ -140,7 +140,8 @@ class WarcRecorderMiddleware:
             target_uri=response.url,
             date=started,
             content_type="application/http;msgtype=response",
-            block=response_head + body,
+            block=response_head,
+            tail=body,
             payload_offset=len(response_head),
         )
         if response.ip_address is not None:

@@ -35,6 +35,7 @@ class Original:
 def revisit(record: WarcRecord, original: Original, profile: str) -> WarcRecord:
     """``record`` (a full response) rewritten as a revisit of ``original``: head only."""
     assert record.payload_offset is not None
+    # The HTTP head only: a response record keeps its body in ``tail``.
     head = bytes(memoryview(record.block)[: record.payload_offset])
     return WarcRecord(
         record_type="revisit",

@@ -19,9 +19,12 @@ WARC_VERSION = b"WARC/1.1"
 DIGEST_ALGORITHM = "sha1"  # what every WARC reader verifies; base32 as in Heritrix and wget
 
 
-def digest(data: bytes | memoryview) -> str:
-    """``sha1:BASE32`` label of ``data``, as written in WARC digest headers."""
-    return f"{DIGEST_ALGORITHM}:" + base64.b32encode(hashlib.sha1(data).digest()).decode("ascii")
+def digest(*parts: bytes | memoryview) -> str:
+    """``sha1:BASE32`` label of the concatenated ``parts``, as written in WARC digest headers."""
+    hasher = hashlib.sha1()
+    for part in parts:
+        hasher.update(part)
+    return f"{DIGEST_ALGORITHM}:" + base64.b32encode(hasher.digest()).decode("ascii")
 
 
 def new_record_id() -> str:
@@ -51,12 +54,19 @@ class WarcRecord:
     payload_offset: int | None = None
     record_id: str = field(default_factory=new_record_id)
     extra_headers: list[tuple[str, str]] = field(default_factory=list)
+    #: the rest of the block, kept apart from ``block`` so a large body is never copied
+    #: to be joined to its HTTP head
+    tail: bytes | memoryview = b""
 
     @property
     def payload_digest(self) -> str | None:
         if self.payload_offset is None:
             return None
-        return digest(memoryview(self.block)[self.payload_offset :])
+        return digest(memoryview(self.block)[self.payload_offset :], self.tail)
+
+    @property
+    def length(self) -> int:
+        return len(self.block) + len(self.tail)
 
     def header_fields(self) -> list[tuple[str, str]]:
         fields = [
@@ -67,17 +77,17 @@ class WarcRecord:
         if self.target_uri is not None:
             fields.append(("WARC-Target-URI", self.target_uri))
         fields.extend(self.extra_headers)
-        fields.append(("WARC-Block-Digest", digest(self.block)))
+        fields.append(("WARC-Block-Digest", digest(self.block, self.tail)))
         payload_digest = self.payload_digest
         if payload_digest is not None:
             fields.append(("WARC-Payload-Digest", payload_digest))
         if self.content_type is not None:
             fields.append(("Content-Type", self.content_type))
-        fields.append(("Content-Length", str(len(self.block))))
+        fields.append(("Content-Length", str(self.length)))
         return fields
 
-    def chunks(self) -> tuple[bytes, bytes | memoryview, bytes]:
-        """Head, block and trailer, kept apart so a large block is never copied."""
+    def chunks(self) -> tuple[bytes, bytes | memoryview, bytes | memoryview, bytes]:
+        """Record head, block, block tail and record trailer, kept apart so a large body is never copied."""
         lines = [WARC_VERSION]
         for name, value in self.header_fields():
             # WARC headers are UTF-8 by the 1.1 spec; a CR or LF in a value would
@@ -85,7 +95,7 @@ class WarcRecord:
             clean = value.replace("\r", " ").replace("\n", " ")
             lines.append(f"{name}: {clean}".encode("utf-8"))
         head = b"\r\n".join(lines) + b"\r\n\r\n"
-        return head, self.block, b"\r\n\r\n"
+        return head, self.block, self.tail, b"\r\n\r\n"
 
     def to_bytes(self) -> bytes:
         return b"".join(bytes(part) for part in self.chunks())
