@@ -36,3 +36,7 @@ class NotifyError(EvidenceError):
 
 class ReportError(EvidenceError):
     """A report or an annotated document could not be written."""
+
+
+class RunFailed(EvidenceError):
+    """A crawl had to stop: what it recorded before stopping is kept and consistent."""

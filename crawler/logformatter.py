@@ -13,3 +13,10 @@ class QuietLogFormatter(LogFormatter):
         entry["msg"] = "Recorded %(item)s"
         entry["args"] = {"item": getattr(item, "url", "item")}
         return entry
+
+    def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any = None) -> Any:
+        # The item holds the body: say why and which URL, not a dump of its bytes.
+        entry = super().dropped(item, exception, response, spider)
+        entry["msg"] = "Dropped: %(exception)s"
+        entry["args"] = {"exception": exception}
+        return entry

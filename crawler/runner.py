@@ -6,6 +6,7 @@ import logging
 import os
 from datetime import timezone
 import socket
+from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +21,12 @@ from crawler import settings as default_settings
 from crawler.citations import Document as ParsedDocument
 from crawler.acks import is_acknowledged
 from crawler.documents import all_cited_urls, has_documents, import_seed, record_file
-from crawler.models import Capture, Citation, Document, Record, Run, Target, utcnow
+from crawler.models import Capture, Citation, Document, Record, Run, Target, WarcFile, utcnow
 from crawler.reports.queries import document_label
 from crawler.warc.dedup import Original
+from crawler.exceptions import RunFailed
+from crawler.warc.recover import recover_open_files
+from crawler.warc.runstore import FATAL_STAT
 from crawler.spiders.citations import CitationSpider
 from crawler.verdicts import news_kind
 
@@ -93,6 +97,7 @@ def run_crawl(
 
     settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
     _close_dead_runs(sessions, every=locked)
+    _close_dead_files(sessions, Path(settings.get("EVIDENCE_ARCHIVE_DIR")))
     with sessions() as session, session.begin():
         run = Run(
             software=f"evidence/{__version__}",
@@ -115,6 +120,9 @@ def run_crawl(
     )
     process.start()
     finish_reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+    fatal = crawler.stats.get_value(FATAL_STAT) if crawler.stats else None
+    if fatal:
+        raise RunFailed(_fail_run(sessions, run_id, fatal))
 
     return _finish(sessions, run_id, urls, finish_reason)
 
@@ -172,6 +180,23 @@ def _tune_logging(level_name: str) -> None:
     # Scrapy's ERROR line for it would make cron mail on every run.
     if level >= logging.WARNING:
         logging.getLogger("scrapy.downloadermiddlewares.retry").setLevel(logging.CRITICAL)
+
+
+def _fail_run(sessions: sessionmaker[Session], run_id: int, reason: str) -> str:
+    with sessions() as session, session.begin():
+        run = session.get_one(Run, run_id)
+        run.status = "failed"
+        run.finished_at = utcnow()
+    return f"run {run_id} stopped: {reason}"
+
+
+def _close_dead_files(sessions: sessionmaker[Session], archive_dir: Path) -> None:
+    """WARC files a killed run left open: cut after their last whole record and close them."""
+    closed = recover_open_files(archive_dir)
+    if closed:
+        with sessions() as session, session.begin():
+            for item in closed:
+                session.merge(WarcFile(name=item.name, sha256=item.sha256, size=item.size))
 
 
 def _close_dead_runs(sessions: sessionmaker[Session], *, every: bool = False) -> None:

@@ -206,7 +206,8 @@ def _big(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> N
     h.send_header("Content-Type", "application/octet-stream")
     h.send_header("Content-Length", str(size))
     h.end_headers()
-    block = bytes(range(256)) * 256
+    # Pseudo-random bytes (fixed seed): they do not compress, so sizes on disk are real.
+    block = random.Random(size).randbytes(1 << 16)
     sent = 0
     try:
         while sent < size:

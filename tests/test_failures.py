@@ -231,3 +231,39 @@ def test_a_ten_gigabyte_stream_keeps_the_first_200_mb_in_bounded_memory(workspac
         assert record.rec_headers.get_header("WARC-Truncated") == "length"
         assert record.http_headers.get_header("Content-Length") == "10737418240"
         assert int(record.rec_headers.get_header("Content-Length")) == 200 * 1024 * 1024 + len(record.http_headers.to_bytes())
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1.5 MB file system for the archive (tmpfs; needs root, which CI has)."""
+    import subprocess
+
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1536k", "tmpfs", str(mount_point)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({mounted.stderr.decode().strip()}); CI runs as root and can")
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=False)
+
+
+def test_a_full_disk_stops_the_run_with_exit_3_and_keeps_what_was_recorded(workspace: Workspace, site: MockServer, small_disk):
+    paths = ["/plan", "/avance", "/nota.pdf"] + [f"/big?n=400000&i={i}" for i in range(12)]
+    doc = workspace.path / "doc.txt"
+    doc.write_text("".join(f"{i} See {site.url(p)}\n" for i, p in enumerate(paths, 1)), encoding="utf-8")
+    # random-looking bodies do not compress: the disk fills after a few of them
+    result = workspace.crawl(
+        str(doc), "--archive", str(small_disk), "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", "EVIDENCE_PROBE_ENABLED=False"
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0] and "free space" in errors[0]
+    with sqlite3.connect(workspace.db) as connection:
+        recorded = connection.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+        status = connection.execute("SELECT status FROM runs").fetchone()[0]
+        rows = connection.execute("SELECT filename, offset, record_id FROM records").fetchall()
+    assert status == "failed" and 0 < recorded < len(paths)
+    from crawler.warc.reader import read_record
+
+    for filename, offset, record_id in rows:
+        assert read_record(small_disk, filename, offset).header("WARC-Record-ID") == record_id

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+
+import pytest
 import subprocess
 import sys
 import time
@@ -90,11 +92,14 @@ def test_kill_9_mid_run_loses_nothing_and_the_next_run_works(workspace: Workspac
     assert statuses == [(1, "interrupted"), (2, "finished")]
 
 
-def test_ctrl_c_finishes_what_is_in_flight_and_marks_the_run_incomplete(workspace: Workspace, site: MockServer):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_finishes_what_is_in_flight_and_marks_the_run_incomplete(
+    workspace: Workspace, site: MockServer, stop: signal.Signals
+):
     doc = slow_report(workspace, site)
     process = start_crawl(workspace, doc)
     wait_for_captures(workspace, 2)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 3, stdout + stderr
     assert "is incomplete" in stderr
@@ -102,3 +107,6 @@ def test_ctrl_c_finishes_what_is_in_flight_and_marks_the_run_incomplete(workspac
         assert connection.execute("SELECT status FROM runs").fetchall() == [("interrupted",)]
     assert not list(workspace.archive.glob("*.open")), "a clean stop closes its WARC file"
     assert_every_row_points_at_its_record(workspace)
+    # the next run does what was not done
+    again = workspace.crawl(doc, "-s", "EVIDENCE_PROBE_ENABLED=False")
+    assert again.returncode == 0 and "finished: 12 URLs checked" in again.stdout, again.stdout + again.stderr

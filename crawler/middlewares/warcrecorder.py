@@ -21,14 +21,15 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured, StopDownload
+from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
 
 from crawler.handlers.wirehttp import WIRE_META_KEY, Wire
 from crawler.tlsinfo import Certificate, inspect_certificate
 from crawler.warc.dedup import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED, Original, revisit
 from crawler.warc.records import WarcRecord
 from crawler.db import open_database
-from crawler.warc.runstore import record_closed, store_for
+from crawler.exceptions import ArchiveError
+from crawler.warc.runstore import record_closed, stop_for_archive_failure, store_for
 from crawler.warc.writer import RecordLocation
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 HOPS_META_KEY = "evidence_hops"
+#: A request's own body cap, below EVIDENCE_MAX_BODY_SIZE (the spider's probes use it).
+MAX_BODY_META_KEY = "evidence_max_body"
 #: Set by the spider on a request that carries If-None-Match / If-Modified-Since.
 CONDITIONAL_META_KEY = "evidence_conditional"
 #: When the first attempt for a cited URL left for the network.
@@ -115,7 +118,8 @@ class WarcRecorderMiddleware:
         request.meta[_RECEIVED_KEY] = received
         # fail=False hands the partial response on instead of dropping it, so what
         # arrived before the cap or the deadline is still archived, marked as cut.
-        if self.max_body and received > self.max_body:
+        cap = request.meta.get(MAX_BODY_META_KEY, self.max_body)
+        if cap and received > cap:
             request.meta[_CAPPED_KEY] = "length"
             raise StopDownload(fail=False)
         if self.deadline and time.time() - request.meta.get(_STARTED_KEY, time.time()) > self.deadline:
@@ -130,7 +134,7 @@ class WarcRecorderMiddleware:
         if request.meta.get(_CAPPED_KEY):
             truncated = request.meta[_CAPPED_KEY]
             if truncated == "length":
-                body = memoryview(response.body)[: self.max_body]
+                body = memoryview(response.body)[: request.meta.get(MAX_BODY_META_KEY, self.max_body)]
         elif "dataloss" in response.flags:
             truncated = "disconnect"
 
@@ -163,9 +167,13 @@ class WarcRecorderMiddleware:
             request_record.extra_headers.extend(note)
 
         payload_record, original = self._deduplicate(request, response, response_record, truncated)
-        response_at, request_at = self.store.write([payload_record, request_record])
-        # Durable before anything downstream can commit a row pointing at it.
-        self.store.sync()
+        try:
+            response_at, request_at = self.store.write([payload_record, request_record])
+            # Durable before anything downstream can commit a row pointing at it.
+            self.store.sync()
+        except ArchiveError as exc:
+            stop_for_archive_failure(self.crawler, exc)
+            raise IgnoreRequest(str(exc)) from exc
         self.stats.inc_value("evidence/warc/records", 2)
         self.stats.inc_value("evidence/warc/bytes", response_at.length + request_at.length)
         if truncated:

@@ -11,14 +11,15 @@ import logging
 from datetime import timezone
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy import select
 
 from crawler.db import open_database
 from crawler.middlewares.warcrecorder import Hop
 from crawler.models import Capture, Citation, Document, Probe, Record, Target
 from crawler.warc.metadata import metadata_record
-from crawler.warc.runstore import record_closed, store_for
+from crawler.exceptions import ArchiveError
+from crawler.warc.runstore import FATAL_STAT, record_closed, stop_for_archive_failure, store_for
 from crawler.spiders.citations import CaptureItem, Fetched
 from crawler.verdicts import Facts, History, judge
 from crawler.verdicts.fingerprint import meaning
@@ -51,6 +52,9 @@ class EvidencePipeline:
         return cls(crawler)
 
     def process_item(self, item: CaptureItem, spider: Spider | None = None) -> CaptureItem:
+        if self.stats.get_value(FATAL_STAT):
+            # The archive failed: a capture recorded now could not point at its bytes.
+            raise DropItem(f"not recorded, the archive failed: {item.url}")
         with self.sessions() as session, session.begin():
             capture = self._capture(session, item)
             session.add(capture)
@@ -169,8 +173,12 @@ class EvidencePipeline:
             concurrent_to=last.response.record_id if last else None,
             certificate=last.certificate if last else None,
         )
-        (where,) = self.store.write([record])
-        self.store.sync()
+        try:
+            (where,) = self.store.write([record])
+            self.store.sync()
+        except ArchiveError as exc:
+            stop_for_archive_failure(self.crawler, exc)
+            raise DropItem(str(exc)) from exc
         capture.records.append(
             Record(
                 position=len(capture.records),

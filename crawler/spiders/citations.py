@@ -19,11 +19,18 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.failures import classify
-from crawler.middlewares.warcrecorder import CHECKED_AT_META_KEY, CONDITIONAL_META_KEY, HOPS_META_KEY, Hop
+from crawler.middlewares.warcrecorder import (
+    CHECKED_AT_META_KEY,
+    CONDITIONAL_META_KEY,
+    HOPS_META_KEY,
+    MAX_BODY_META_KEY,
+    Hop,
+)
 from crawler.warc.dedup import Original
 from crawler.verdicts.soft404 import probe_key, probe_url
 
 TARGET_META_KEY = "evidence_target"
+PROBE_MAX_BODY = 1 << 20
 
 
 @dataclass
@@ -138,7 +145,10 @@ class CitationSpider(scrapy.Spider):
         return await self._probes[key]
 
     async def _fetch_probe(self, url: str) -> Fetched:
-        request = scrapy.Request(url, dont_filter=True, meta={"dont_retry": True, "cookiejar": url})
+        # A random value can ask a server for anything (a huge page, a long report): a
+        # probe only needs the beginning of the answer.
+        meta = {"dont_retry": True, "cookiejar": url, MAX_BODY_META_KEY: PROBE_MAX_BODY}
+        request = scrapy.Request(url, dont_filter=True, meta=meta)
         assert self.crawler.engine is not None
         try:
             response = await self.crawler.engine.download_async(request)

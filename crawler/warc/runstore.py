@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.orm import Session
 
 from crawler.models import WarcFile
@@ -46,6 +47,22 @@ def store_for(crawler: Crawler) -> WarcStore:
         )
         setattr(crawler, _ATTRIBUTE, store)
     return store
+
+
+FATAL_STAT = "evidence/fatal"
+
+
+def stop_for_archive_failure(crawler: Crawler, exc: Exception) -> None:
+    """Nothing more can be archived (disk full, folder gone): end the crawl, keep the reason.
+
+    Captures already committed stay; nothing after this point is recorded, since a row
+    must never point at bytes that are not on disk.
+    """
+    assert crawler.stats is not None
+    if crawler.stats.get_value(FATAL_STAT) is None:
+        crawler.stats.set_value(FATAL_STAT, str(exc))
+        assert crawler.engine is not None
+        deferred_from_coro(crawler.engine.close_spider_async(reason="archive_failed"))
 
 
 _QUEUE_ATTRIBUTE = "_evidence_closed_warcs"

@@ -89,23 +89,49 @@ class WarcStore:
         """Write ``records`` next to each other in one file, each as its own gzip member."""
         if self._file is not None and self._file.tell() >= self.max_size:
             self.close()
-        if self._file is None:
-            self._open()
-        assert self._file is not None and self._name is not None
+        start: int | None = None
         locations = []
-        for record in records:
-            offset = self._file.tell()
-            self._write_member(record)
-            locations.append(
-                RecordLocation(self._name, offset, self._file.tell() - offset, record.record_id)
-            )
+        try:
+            if self._file is None:
+                self._open()
+            assert self._file is not None and self._name is not None
+            start = self._file.tell()
+            for record in records:
+                offset = self._file.tell()
+                self._write_member(record)
+                locations.append(
+                    RecordLocation(self._name, offset, self._file.tell() - offset, record.record_id)
+                )
+            self._file.flush()
+        except OSError as exc:
+            if start is not None:
+                self._undo(start)
+            raise ArchiveError(
+                f"cannot write to {self.directory / (self._name or '')}: {exc.strerror}; "
+                "free space in the archive folder (or point --archive elsewhere) and run again"
+            ) from exc
         return locations
+
+    def _undo(self, offset: int) -> None:
+        """Cut what a failed write left after ``offset`` (shrinking works on a full disk)."""
+        assert self._file is not None
+        try:
+            self._file.seek(offset)
+            self._file.truncate(offset)
+        except OSError:
+            pass  # the next run's recovery cuts the file after its last whole record
 
     def sync(self) -> None:
         """Make what was written durable; call before committing rows that point at it."""
         if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            except OSError as exc:
+                raise ArchiveError(
+                    f"cannot write to {self.directory}: {exc.strerror}; "
+                    "free space in the archive folder (or point --archive elsewhere) and run again"
+                ) from exc
 
     def close(self) -> None:
         if self._file is None:
