@@ -171,7 +171,7 @@ def crawl(
     try:
         # Read every document before the database is touched: a typo in a path
         # must not leave an empty database behind.
-        parsed = [read_document(path) for path in documents]
+        parsed = [_citing(read_document(path)) for path in documents]
     except EvidenceError as exc:
         raise _fail(exc) from exc
     for document in parsed:
@@ -205,6 +205,16 @@ def crawl(
         )
         sys.exit(EXIT_FAILURE)
     sys.exit(EXIT_NEWS if summary.evidence_news else EXIT_OK)
+
+
+def _citing(document: Any) -> Any:
+    """A document that cites no http(s) URL is almost always the wrong file."""
+    if not document.citations:
+        skipped = f" ({len(document.problems)} skipped, listed above)" if document.problems else ""
+        for problem in document.problems:
+            click.echo(f"{document.source}:{problem.line}: skipped {problem.text} ({problem.reason})", err=True)
+        raise DocumentError(f"{document.source} cites no http or https URL{skipped}; check that it is the right document")
+    return document
 
 
 def _report_problems(source: str, problems: list[Any]) -> None:
@@ -277,7 +287,7 @@ def import_(documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as
     try:
         # Every document is read before the database is touched: one unreadable file
         # leaves nothing half-imported.
-        parsed = [read_document(path) for path in documents]
+        parsed = [read_document(path) if dry_run else _citing(read_document(path)) for path in documents]
     except EvidenceError as exc:
         raise _fail(exc) from exc
     sessions = None if dry_run else _open(db, create=True)

@@ -296,6 +296,22 @@ def _bomb(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> 
     h.send(200, bomb(coding), [("Content-Encoding", coding), ("Content-Type", "text/html")])
 
 
+def _reset(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """Promises 1000 bytes, sends 100, then resets the connection (RST, not FIN)."""
+    import struct
+
+    h.send_response(200)
+    h.send_header("Content-Type", "text/plain")
+    h.send_header("Content-Length", "1000")
+    h.end_headers()
+    h.wfile.write(b"z" * 100)
+    h.wfile.flush()
+    time.sleep(0.2)
+    h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    h.connection.close()
+    h.close_connection = True
+
+
 def _etag(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
     """Honours If-None-Match and If-Modified-Since, as well-run servers do."""
     tag, modified = f'"v{version}"', "Wed, 21 Nov 2018 10:00:00 GMT"
@@ -499,6 +515,7 @@ ROUTES = {
     "/odd": _odd,
     "/trickle": _trickle,
     "/short": _short,
+    "/reset": _reset,
     "/loop": _loop,
 }
 

@@ -122,3 +122,12 @@ def test_help_documents_the_exit_codes(workspace: Workspace):
         "3  operational failure",
     ):
         assert line in result.stdout
+
+
+def test_a_document_that_cites_nothing_is_an_input_error(workspace: Workspace):
+    (workspace.path / "notes.md").write_text("# Notas\n\nNada que citar aquí.\n", encoding="utf-8")
+    for command in ("import", "crawl"):
+        result = workspace.run(command, "notes.md")
+        assert result.returncode == 2
+        assert error_line(result) == "Error: notes.md cites no http or https URL; check that it is the right document"
+    assert not workspace.db.exists()

@@ -267,3 +267,19 @@ def test_a_full_disk_stops_the_run_with_exit_3_and_keeps_what_was_recorded(works
 
     for filename, offset, record_id in rows:
         assert read_record(small_disk, filename, offset).header("WARC-Record-ID") == record_id
+
+
+def test_a_connection_reset_mid_body_keeps_the_partial_exchange_marked(workspace: Workspace, site: MockServer):
+    row = crawl_one(workspace, site.url("/reset"))
+    assert (row["state"], row["reason"]) == ("unreachable", "truncated")
+    assert row["snapshot"], "the bytes that arrived are archived"
+    with sqlite3.connect(workspace.db) as connection:
+        (filename, offset, truncated) = connection.execute(
+            "SELECT filename, offset, truncated FROM records WHERE record_type = 'response' AND capture_id IS NOT NULL"
+        ).fetchone()
+    assert truncated == "disconnect"
+    with open(workspace.archive / filename, "rb") as handle:
+        handle.seek(offset)
+        record = next(iter(ArchiveIterator(handle)))
+        assert record.rec_headers.get_header("WARC-Truncated") == "disconnect"
+        assert record.content_stream().read() == b"z" * 100

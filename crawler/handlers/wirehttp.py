@@ -74,6 +74,17 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
         return client
 
     @staticmethod
+    def _is_dataloss_exception(exc: Exception) -> bool:
+        # Scrapy counts only a clean early close as data loss; a reset or a read error in
+        # the middle of the body loses data just the same, and the bytes that did arrive
+        # are evidence too (archived, marked WARC-Truncated: disconnect).
+        if HttpxDownloadHandler._is_dataloss_exception(exc):
+            return True
+        import httpx2
+
+        return isinstance(exc, httpx2.ReadError | httpx2.RemoteProtocolError)
+
+    @staticmethod
     def _build_base_response_args(response: Any, request: Request, headers: Headers) -> Any:
         args = HttpxDownloadHandler._build_base_response_args(response, request, headers)
         sent = response.request
