@@ -211,8 +211,7 @@ def _citing(document: Any) -> Any:
     """A document that cites no http(s) URL is almost always the wrong file."""
     if not document.citations:
         skipped = f" ({len(document.problems)} skipped, listed above)" if document.problems else ""
-        for problem in document.problems:
-            click.echo(f"{document.source}:{problem.line}: skipped {problem.text} ({problem.reason})", err=True)
+        _report_problems(document.source, document.problems)
         raise DocumentError(f"{document.source} cites no http or https URL{skipped}; check that it is the right document")
     return document
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler import __version__
@@ -25,6 +25,7 @@ from crawler.models import Capture, Citation, Document, Record, Run, Target, War
 from crawler.reports.queries import document_label
 from crawler.warc.dedup import Original
 from crawler.exceptions import RunFailed
+from crawler.liveness import process_alive
 from crawler.warc.recover import recover_open_files
 from crawler.warc.runstore import FATAL_STAT
 from crawler.spiders.citations import CitationSpider
@@ -129,17 +130,18 @@ def run_crawl(
 
 def _known_digests(sessions: sessionmaker[Session], urls: list[str]) -> dict[str, str]:
     """Payload digest of each URL's last capture judged present, to skip needless probes."""
-    known: dict[str, str] = {}
+    latest = (
+        select(func.max(Capture.id))
+        .where(Capture.state.in_(("ok", "changed")), Capture.payload_digest.is_not(None))
+        .group_by(Capture.target_id)
+    )
     with sessions() as session:
         rows = session.execute(
             select(Target.url, Capture.payload_digest)
             .join(Capture, Capture.target_id == Target.id)
-            .where(Capture.state.in_(("ok", "changed")))
-            .order_by(Capture.run_id)
+            .where(Capture.id.in_(latest))
         )
-        for url, digest in rows:
-            if digest:
-                known[url] = digest  # later runs overwrite earlier ones
+        known = {url: digest for url, digest in rows if digest}
     wanted = set(urls)
     return {url: digest for url, digest in known.items() if url in wanted}
 
@@ -148,14 +150,17 @@ def _originals(sessions: sessionmaker[Session]) -> dict[str, Original]:
     """Per URL, the last archived complete 200 response: what revisits refer to and where
     conditional requests take their validators from."""
     originals: dict[str, Original] = {}
-    with sessions() as session:
-        rows = session.scalars(
-            select(Record)
-            .where(Record.record_type == "response", Record.http_status == 200, Record.truncated.is_(None))
-            .order_by(Record.id)
+    latest = (
+        select(func.max(Record.id))
+        .where(
+            Record.record_type == "response", Record.http_status == 200, Record.truncated.is_(None),
+            Record.payload_digest.is_not(None), Record.date.is_not(None),
         )
-        for record in rows:
-            if record.payload_digest and record.date:
+        .group_by(Record.target_uri)
+    )
+    with sessions() as session:
+        for record in session.scalars(select(Record).where(Record.id.in_(latest))):
+            if record.payload_digest and record.date:  # narrowed for the type checker
                 originals[record.target_uri] = Original(
                     payload_digest=record.payload_digest,
                     record_id=record.record_id,
@@ -208,18 +213,8 @@ def _close_dead_runs(sessions: sessionmaker[Session], *, every: bool = False) ->
     host = socket.gethostname()
     with sessions() as session, session.begin():
         for run in session.scalars(select(Run).where(Run.status == "running")):
-            if every or (run.host == host and not _alive(run.pid)):
+            if every or (run.host == host and not process_alive(run.pid)):
                 run.status = "interrupted"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
 
 
 def _offline_public_suffixes() -> None:

@@ -16,6 +16,7 @@ import socket
 import zlib
 from pathlib import Path
 
+from crawler.liveness import process_alive
 from crawler.warc.writer import OPEN_SUFFIX, ClosedFile
 
 logger = logging.getLogger(__name__)
@@ -29,13 +30,7 @@ def _writer_alive(path: Path) -> bool:
     match = _NAME.match(path.name)
     if match is None or match["host"] != socket.gethostname().replace("-", "_"):
         return True  # not ours to judge: another host's or another tool's file
-    try:
-        os.kill(int(match["pid"]), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return process_alive(int(match["pid"]))
 
 
 def complete_length(path: Path) -> int:
