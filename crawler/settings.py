@@ -151,7 +151,12 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
 }
 ITEM_PIPELINES = {"crawler.pipelines.evidence.EvidencePipeline": 300}
-EXTENSIONS = {"crawler.extensions.progress.Progress": 500}
+EXTENSIONS = {
+    "crawler.extensions.progress.Progress": 500,
+    # Same order as Scrapy's own, which it replaces (see crawler/extensions/throttle.py).
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "crawler.extensions.throttle.NotModifiedAwareAutoThrottle": 0,
+}
 # One pipeline task per response instead of a hundred.
 CONCURRENT_ITEMS = 1
 
