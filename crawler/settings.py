@@ -40,8 +40,9 @@ EVIDENCE_GONE_AFTER = 3
 EVIDENCE_DB_BATCH_SIZE = 200
 #: ... or fewer, when the oldest capture of the batch has waited this many seconds.
 EVIDENCE_DB_BATCH_SECONDS = 2.0
-#: Idle connections kept open for re-use, over all hosts (each closes after 5 s idle).
-EVIDENCE_KEEPALIVE_CONNECTIONS = 256
+#: Hosts whose connections are kept open for re-use (each idle one closes after 5 s);
+#: past this many, the least recently used host's are closed.
+EVIDENCE_CONNECTION_POOLS = 512
 #: Who runs the crawl, written into every warcinfo record (a name or an e-mail).
 EVIDENCE_OPERATOR = ""
 #: Fetch a random sibling of each page that answers 2xx (once per URL shape and run) to

@@ -335,3 +335,16 @@ def test_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(DocumentError, match=re.escape("secret.txt")) as caught:
         read_document(path)
     assert "permission denied" in str(caught.value)
+
+
+def test_a_url_in_a_very_long_list_gets_its_own_neighbourhood_as_context() -> None:
+    from crawler.citations.sentences import MAX_CONTEXT, sentence_at
+
+    urls = [f"http://127.0.0.{n % 200 + 2}/docs/pagina-{n}.html" for n in range(3000)]
+    text = "\n".join(urls)
+    for n in (0, 1500, 2999):
+        offset = text.index(urls[n] + "\n") if n < 2999 else text.index(urls[n])
+        context = sentence_at(text, offset + 5)
+        assert urls[n] in context
+        assert len(context) <= MAX_CONTEXT + 2
+        assert context.startswith("…") == (n > 0) and context.endswith("…") == (n < 2999)

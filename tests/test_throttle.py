@@ -21,7 +21,7 @@ def throttle() -> NotModifiedAwareAutoThrottle:
 
 @pytest.mark.parametrize(("status", "lowered"), [(200, True), (304, True), (404, False), (503, False)])
 def test_fast_answers_lower_the_delay_only_when_healthy(status: int, lowered: bool) -> None:
-    slot = Slot(concurrency=2, delay=1.0, randomize_delay=False)
+    slot = Slot(concurrency=2, delay=1.0, jitter=0)
     throttle()._adjust_delay(slot, 0.01, Response("http://127.0.0.1/a", status=status))
     assert (slot.delay < 1.0) is lowered
 

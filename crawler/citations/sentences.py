@@ -19,6 +19,8 @@ _SENTENCE_END = re.compile(
 )
 _LIST_BULLET = re.compile(r"\s*(?:[-*+•]|\d{1,3}[.)])[ \t]+")
 _WORD_BEFORE = re.compile(r"(\S+)$")
+_FIRST_SPACE = re.compile(r"\s")
+_LAST_SPACE = re.compile(r"\s\S*$")
 _ABBREVIATIONS = frozenset(
     {"e.g", "i.e", "cf", "vs", "no", "nos", "vol", "pp", "p", "art", "fig", "ed", "eds", "mr", "mrs",
      "ms", "dr", "prof", "st", "sr", "sra", "lic", "ing", "núm", "pág", "ej", "approx", "dept", "inc",
@@ -59,6 +61,19 @@ def _is_abbreviation(word: str) -> bool:
 
 def clip(sentence: str, offset: int) -> str:
     """Whitespace collapsed; if too long, a window around ``offset`` cut at word boundaries."""
+    reach = 4 * MAX_CONTEXT
+    if len(sentence) > 3 * reach:
+        # A list of bare URLs is one long "sentence": flattening all of it for each of
+        # its URLs made importing 10,000 of them quadratic. The window only needs the
+        # neighbourhood, cut at whitespace so no word is split.
+        low, high = max(offset - reach, 0), min(offset + reach, len(sentence))
+        piece = sentence[low:high]
+        head = _FIRST_SPACE.search(piece) if low else None
+        tail = _LAST_SPACE.search(piece) if high < len(sentence) else None
+        cut_low = head.start() if head else 0
+        cut_high = tail.start() if tail else len(piece)
+        piece = ("… " if low else "") + piece[cut_low:cut_high] + (" …" if high < len(sentence) else "")
+        return clip(piece, offset - low - cut_low + (2 if low else 0))
     lead = len(sentence) - len(sentence.lstrip())
     flat = " ".join(sentence.split())
     if len(flat) <= MAX_CONTEXT:

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncio
+import contextvars
+from collections import OrderedDict
+from urllib.parse import urlsplit
 
 from scrapy.core.downloader.handlers._httpx import HttpxDownloadHandler
 from scrapy.exceptions import DownloadTimeoutError
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
     from scrapy.http import Headers, Response
 
 WIRE_META_KEY = "evidence_wire"
+
+# The origin of the request being sent, for choosing its connection pool: Scrapy's
+# handler asks for a client without saying which request it is for.
+_ORIGIN: contextvars.ContextVar[tuple[str, str, int | None] | None] = contextvars.ContextVar("evidence_origin", default=None)
 
 
 @dataclass(frozen=True)
@@ -48,31 +55,69 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         self._allow_private = crawler.settings.getbool("EVIDENCE_ALLOW_PRIVATE")
         self._deadline = crawler.settings.getfloat("EVIDENCE_DOWNLOAD_DEADLINE")
-        self._keepalive = crawler.settings.getint("EVIDENCE_KEEPALIVE_CONNECTIONS")
+        self._per_host = max(crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"), 1)
+        self._max_pools = max(crawler.settings.getint("EVIDENCE_CONNECTION_POOLS"), 1)
+        # One small pool per origin: httpcore's pool checks every connection it holds
+        # (a poll and a getpeername each) for every request it sends, so one shared pool
+        # with idle connections to a hundred hosts spent more CPU than the download.
+        self._pools: OrderedDict[tuple[str, str, int | None], Any] = OrderedDict()
+        self._in_flight: dict[tuple[str, str, int | None], int] = {}
         super().__init__(crawler)
 
     async def download_request(self, request: Request) -> Response:
         # DOWNLOAD_TIMEOUT bounds each read; a server sending its head one byte at a
         # time never trips it. The recorder cuts slow bodies at the deadline (keeping
         # what came); this bounds the whole exchange, a little later.
-        if not self._deadline:
-            return await super().download_request(request)
+        parts = urlsplit(request.url)
+        origin = (parts.scheme, parts.hostname or "", parts.port)
+        token = _ORIGIN.set(origin)
+        self._in_flight[origin] = self._in_flight.get(origin, 0) + 1
         try:
+            if not self._deadline:
+                return await super().download_request(request)
             async with asyncio.timeout(self._deadline + 5):
                 return await super().download_request(request)
         except TimeoutError as exc:
             raise DownloadTimeoutError(
                 f"{request.url} took longer than EVIDENCE_DOWNLOAD_DEADLINE ({self._deadline:g} s)"
             ) from exc
+        finally:
+            _ORIGIN.reset(token)
+            self._in_flight[origin] -= 1
+            if not self._in_flight[origin]:
+                del self._in_flight[origin]
+
+    def _get_client(self, proxy_url: str | None) -> Any:
+        origin = _ORIGIN.get()
+        if proxy_url is not None or origin is None:
+            return super()._get_client(proxy_url)
+        client = self._pools.get(origin)
+        if client is not None:
+            self._pools.move_to_end(origin)
+            return client
+        client = self._pools[origin] = self._make_client()
+        if len(self._pools) > self._max_pools:
+            # Close the least recently used pool with nothing in flight.
+            for old in self._pools:
+                if old not in self._in_flight:
+                    asyncio.ensure_future(self._pools.pop(old).aclose())
+                    break
+        return client
+
+    async def close(self) -> None:
+        for client in self._pools.values():
+            await client.aclose()
+        self._pools.clear()
+        await super().close()
 
     def _make_client(self, proxy_url: str | None = None) -> Any:
         import httpx2
 
-        # Scrapy lets the pool keep CONCURRENT_REQUESTS connections in all, idle ones
+        # Scrapy's single pool kept CONCURRENT_REQUESTS connections in all, idle ones
         # included: a crawl across more hosts than that evicted every idle connection
-        # before its host came round again and paid a new TCP (and TLS) set-up per URL.
-        # The engine already bounds requests in flight; idle connections are bounded here.
-        self._limits = httpx2.Limits(max_connections=None, max_keepalive_connections=self._keepalive)
+        # before its host came round again, and paid a new TCP (and TLS) set-up per URL.
+        # Each origin's pool keeps as many as the host may have requests in flight.
+        self._limits = httpx2.Limits(max_connections=None, max_keepalive_connections=self._per_host)
         client = super()._make_client(proxy_url)
         # Behind a proxy the proxy resolves names: the operator chose it, and only it
         # is connected to. Otherwise every connection goes through the address guard.
