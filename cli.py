@@ -587,6 +587,54 @@ def annotate(document: str, db: str, archive: str, output: str) -> None:
         click.echo(f"Warning: {url} is cited but has no archived copy of the page; not annotated", err=True)
 
 
+@cli.group(epilog=EXIT_CODES_HELP)
+def db() -> None:
+    """The database's schema: which migration it is at, and bringing it to this release's."""
+
+
+@db.command(name="current", epilog=EXIT_CODES_HELP)
+@_store_options
+def db_current(db: str, archive: str) -> None:
+    """Print the schema revision of the database (every command upgrades it when it opens it)."""
+    from crawler.db import open_engine
+    from crawler.migrate import current_revision, head_revision
+
+    try:
+        engine = open_engine(db, create=False)
+        revision = current_revision(engine)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    head = head_revision()
+    state = "(head)" if revision == head else f"(this evidence writes {head}; `evidence db upgrade` migrates)"
+    click.echo(f"{_database_name(db)}: revision {revision or 'none (from before migrations)'} {state}")
+
+
+@db.command(name="upgrade", epilog=EXIT_CODES_HELP)
+@_store_options
+def db_upgrade(db: str, archive: str) -> None:
+    """Create the database, or migrate it to this release's schema."""
+    from sqlalchemy import inspect
+
+    from crawler.db import open_engine
+    from crawler.migrate import current_revision, head_revision
+
+    try:
+        engine = open_engine(db, create=True)
+        empty = not inspect(engine).get_table_names()
+        before = current_revision(engine)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    _open(db, create=True)
+    head = head_revision()
+    name = _database_name(db)
+    if empty:
+        click.echo(f"{name}: created at revision {head}")
+    elif before == head:
+        click.echo(f"{name}: already at revision {head} (head)")
+    else:
+        click.echo(f"{name}: migrated from revision {before or 'none (from before migrations)'} to {head}")
+
+
 def _database_name(db: str) -> str:
     """The database as a reader should see it: a path, or a URL without its password."""
     from sqlalchemy.engine import make_url

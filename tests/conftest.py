@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.mockserver import MockServer
+from tests.servers import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DIR = ROOT.parent / "shared" / "seed"
@@ -73,3 +74,18 @@ def seed_text() -> str:
     if not path.exists():
         pytest.skip(f"the seed report is not beside the project ({path}); it is only there where CI runs")
     return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session; each test takes a database of its own."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()
