@@ -24,6 +24,8 @@ FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "RETRY_TIMES=1", "--timeout", 
 @dataclass
 class Workspace:
     path: Path
+    #: A database server's URL (postgresql://...) used instead of the SQLite file.
+    db_url: str | None = None
 
     @property
     def db(self) -> Path:
@@ -36,7 +38,7 @@ class Workspace:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_") and "proxy" not in k.lower()}
         # The scripted sites live on 127.0.0.1, which evidence refuses by default.
-        env.update(EVIDENCE_DB=str(self.db), EVIDENCE_ARCHIVE=str(self.archive), EVIDENCE_ALLOW_PRIVATE="1", **extra)
+        env.update(EVIDENCE_DB=self.db_url or str(self.db), EVIDENCE_ARCHIVE=str(self.archive), EVIDENCE_ALLOW_PRIVATE="1", **extra)
         return env
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
