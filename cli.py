@@ -114,6 +114,10 @@ def cli() -> None:
     "--notify-email", "emails", multiple=True, metavar="ADDR", envvar="EVIDENCE_NOTIFY_EMAIL",
     help="E-mail the news to ADDR through EVIDENCE_SMTP_HOST, only when there is news [env: EVIDENCE_NOTIFY_EMAIL].",
 )
+@click.option(
+    "--frontier", metavar="redis://HOST:PORT/N", envvar="EVIDENCE_FRONTIER",
+    help="Hand the URLs to `evidence worker` processes through this Redis and wait for them [env: EVIDENCE_FRONTIER].",
+)
 def crawl(
     documents: tuple[str, ...],
     db: str,
@@ -130,11 +134,14 @@ def crawl(
     quiet: bool,
     webhooks: tuple[str, ...],
     emails: tuple[str, ...],
+    frontier: str | None,
 ) -> None:
     """Visit every URL the DOCUMENTS cite and archive what each answers.
 
     Without DOCUMENTS, every URL cited by the documents already in the database is
-    re-checked; an empty database starts with the embedded seed report.
+    re-checked; an empty database starts with the embedded seed report. With
+    --frontier the URLs are fetched by `evidence worker` processes (see "Scaling out"
+    in the README); this command waits for them and sums the run up as usual.
     """
     from crawler.citations import read_document
     from crawler.db import database_url
@@ -176,11 +183,20 @@ def crawl(
         raise _fail(exc) from exc
     for document in parsed:
         _report_problems(document.source, document.problems)
+    if frontier:
+        _needs_server_database(db)
     try:
         # Taken before the database is opened: a second run must not even create the schema.
         with run_lock(db) as lock:
             sessions = _open(db, create=True)
-            summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
+            if frontier:
+                from crawler.frontier.coordinator import progress_stream, run_coordinated
+
+                summary = run_coordinated(
+                    sessions, database_url(db), parsed, settings, frontier, locked=lock is not None, progress=progress_stream(quiet)
+                )
+            else:
+                summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
     except RunLocked as exc:
         raise EvidenceFailure(str(exc), EXIT_LOCKED) from exc
     except EvidenceError as exc:
@@ -205,6 +221,60 @@ def crawl(
         )
         sys.exit(EXIT_FAILURE)
     sys.exit(EXIT_NEWS if summary.evidence_news else EXIT_OK)
+
+
+def _needs_server_database(db: str) -> None:
+    from crawler.db import sqlite_file
+
+    if sqlite_file(db) is not None:
+        raise click.UsageError(
+            "workers share one database server: give --db postgresql://USER@HOST/NAME (an SQLite file serves one machine's crawl)"
+        )
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@_store_options
+@click.option(
+    "--frontier", required=True, metavar="redis://HOST:PORT/N", envvar="EVIDENCE_FRONTIER",
+    help="The Redis the coordinator (`evidence crawl --frontier`) published the run to [env: EVIDENCE_FRONTIER].",
+)
+@click.option("--worker-id", help="Name in this worker's WARC files and leases [default: HOST_PID].")
+@click.option("--run", "run_id", type=click.IntRange(min=1), help="Work on this run [default: the frontier's current run].")
+@click.option(
+    "--wait", type=click.FloatRange(min=0), help="Seconds to wait for a run to start before giving up [default: wait until one does]."
+)
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a Scrapy or EVIDENCE_* setting.")
+@click.option("-v", "--verbose", count=True, help="More log detail on stderr (-v, -vv).")
+def worker(
+    db: str, archive: str, frontier: str, worker_id: str | None, run_id: int | None, wait: float | None,
+    overrides: tuple[str, ...], verbose: int,
+) -> None:
+    """Fetch URLs of a run from the shared frontier until the run is over.
+
+    Crawl settings (timeout, user agent, body cap...) come from the coordinator; the
+    archive folder is this worker's own. Exit 0 when the run is over, 3 when this
+    worker had to stop (its URLs go to the other workers).
+    """
+    from crawler.frontier.state import default_worker_id
+    from crawler.frontier.state import worker_id as clean_id
+    from crawler.frontier.worker import run_worker
+
+    _needs_server_database(db)
+    settings: dict[str, Any] = {
+        "EVIDENCE_ARCHIVE_DIR": str(Path(archive).resolve()),
+        "LOG_LEVEL": logging.getLevelName(_log_level(verbose, False)),
+    }
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
+        settings[name] = value
+    try:
+        name = clean_id(worker_id) if worker_id else default_worker_id()
+        result = run_worker(db, frontier, name, settings, run_id=run_id, wait=wait)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"worker {result.worker}: run {result.run_id} {result.run_state}, {result.recorded} URLs recorded by this worker")
 
 
 def _citing(document: Any) -> Any:

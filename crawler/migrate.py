@@ -39,13 +39,14 @@ def _config(connection: Connection | None = None) -> Config:
 def head_revision() -> str:
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None  # the package ships at least revision 0001
-    return head
+    return str(head)
 
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None: not under migrations yet)."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        revision = MigrationContext.configure(connection).get_current_revision()
+    return None if revision is None else str(revision)
 
 
 def prepare_schema(engine: Engine, *, create: bool) -> None:
@@ -112,9 +113,3 @@ def _adopt_legacy(connection: Connection, tables: set[str], engine: Engine) -> N
 def _name(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
-
-def upgrade(engine: Engine) -> tuple[str | None, str]:
-    """``evidence db upgrade``: the revision before and after."""
-    before = current_revision(engine)
-    prepare_schema(engine, create=True)
-    return before, head_revision()

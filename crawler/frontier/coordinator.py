@@ -1,0 +1,114 @@
+"""``evidence crawl --frontier``: publish a run's URLs and wait for the workers to finish it.
+
+The coordinator fetches nothing. It creates the run in the database, pushes the URLs to
+the frontier, then watches: it re-queues the leases of dead workers (so a run goes on
+even while every worker is being replaced), and once every URL is done or failed it
+marks the run finished on the frontier, which lets the workers go, and sums it up
+from the database exactly as a local crawl does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import time
+from urllib.parse import urlsplit, urlunsplit
+from typing import Any, TextIO
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from crawler import __version__
+from crawler.citations import Document as ParsedDocument
+from crawler.documents import all_cited_urls, has_documents, import_seed, record_file
+from crawler.frontier.state import Progress, RunFrontier, connect
+from crawler.frontier.worker import LOCAL_SETTINGS
+from crawler.models import Run
+from crawler.runner import RunSummary, _close_dead_runs, _finish, _recorded_settings, build_settings
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+
+
+def run_coordinated(
+    sessions: sessionmaker[Session],
+    db_url: str,
+    documents: list[ParsedDocument],
+    overrides: dict[str, Any],
+    frontier_url: str,
+    *,
+    locked: bool = False,
+    progress: TextIO | None = None,
+) -> RunSummary:
+    """Import ``documents`` (or re-check every cited URL), hand the run to the workers, sum it up."""
+    client = connect(frontier_url)
+    if documents:
+        imported = [record_file(sessions, document) for document in documents]
+        urls = list(dict.fromkeys(url for item in imported for url in item.urls))
+    else:
+        if not has_documents(sessions):
+            import_seed(sessions)
+        urls = all_cited_urls(sessions)
+
+    settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
+    _close_dead_runs(sessions, every=locked)
+    with sessions() as session, session.begin():
+        recorded = _recorded_settings(settings)
+        recorded["EVIDENCE_FRONTIER_URL"] = _without_password(frontier_url)
+        run = Run(
+            software=f"evidence/{__version__}",
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            targets=len(urls),
+            settings=recorded,
+        )
+        session.add(run)
+        session.flush()
+        run_id = run.id
+
+    frontier = RunFrontier(client, run_id)
+    frontier.publish(urls, {name: value for name, value in overrides.items() if name not in LOCAL_SETTINGS})
+    reason = "finished"
+    try:
+        _wait(frontier, progress)
+        frontier.close("finished")
+    except KeyboardInterrupt:
+        # Workers finish what they hold and leave; the run is summed up as interrupted.
+        frontier.close("stopped")
+        reason = "shutdown"
+    if progress is not None:
+        progress.write("\n")
+    return _finish(sessions, run_id, urls, reason)
+
+
+def _wait(frontier: RunFrontier, progress: TextIO | None) -> None:
+    while True:
+        frontier.reap()
+        state = frontier.progress()
+        if progress is not None:
+            _show(progress, state)
+        if state.done >= state.total:
+            return
+        time.sleep(POLL_SECONDS)
+
+
+def _show(stream: TextIO, state: Progress) -> None:
+    stream.write(
+        f"\r{state.done}/{state.total} done, {state.inflight} in flight on {state.workers} workers, {state.queued} queued  "
+    )
+    stream.flush()
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def progress_stream(quiet: bool) -> TextIO | None:
+    """Progress on stderr for a person watching (a terminal), never under cron."""
+    return sys.stderr if not quiet and sys.stderr.isatty() else None
