@@ -203,3 +203,36 @@ def test_a_killed_workers_urls_are_completed_by_the_other(tmp_path, postgres: Po
     verified = workspace.run("verify", "--json")
     assert verified.returncode == 0, verified.stdout
     assert json.loads(verified.stdout)["intact"] is True
+
+
+REFUSE = """
+CREATE FUNCTION refuse_capture() RETURNS trigger AS $$
+BEGIN
+  IF (SELECT url FROM targets WHERE id = NEW.target_id) LIKE '%/refused' THEN
+    RAISE EXCEPTION 'this capture is refused by the test';
+  END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER refuse BEFORE INSERT ON captures FOR EACH ROW EXECUTE FUNCTION refuse_capture();
+"""
+
+
+def test_a_url_that_cannot_be_recorded_is_retried_then_given_up(tmp_path, postgres: PostgresServer, redis_server: RedisServer):
+    workspace = Workspace(tmp_path, db_url=postgres.create_database())
+    assert workspace.run("db", "upgrade").returncode == 0
+    with psycopg.connect(workspace.db_url, autocommit=True) as connection:
+        connection.execute(REFUSE)
+    cluster = Cluster(workspace, redis_server.url(3))
+    with MockServer() as site:
+        coordinator = cluster.coordinator(cite(site, ["/plan", "/refused", "/avance"], tmp_path / "informe.md"))
+        worker = cluster.worker("only")
+        code, out, err = finish(coordinator)
+        worker_code, worker_out, worker_err = finish(worker, timeout=30)
+        hits = site.hits()
+    # Not a run that never ends: three tries, then the run is incomplete (exit 3).
+    assert code == 3, out + err
+    assert out.splitlines()[0] == "run 1 interrupted: 3 URLs checked (2 ok)"
+    assert "run 1 is incomplete: 1 of 3 URLs have no capture" in err
+    assert hits["/refused"] == 3 and hits["/plan"] == 1
+    assert worker_code == 0, worker_out + worker_err
+    assert worker_out.startswith("worker only: run 1 finished, 2 URLs recorded")

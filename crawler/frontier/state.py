@@ -6,7 +6,8 @@ Keys (``evidence:`` prefix, so one Redis database can also hold other things):
 - ``evidence:run:ID:queue``: URLs waiting (a list, scrapy-redis ``FifoQueue`` order);
 - ``evidence:run:ID:dupefilter``: request fingerprints pushed (scrapy-redis ``RFPDupeFilter``);
 - ``evidence:run:ID:inflight``: URL -> id of the worker holding its lease (hash);
-- ``evidence:run:ID:done``: URLs whose capture is committed (set);
+- ``evidence:run:ID:done``: URLs whose capture is committed, or given up (set);
+- ``evidence:run:ID:failures``: URL -> times it was lost inside a live worker (hash);
 - ``evidence:run:ID:total``, ``:state`` (running, finished, stopped), ``:settings`` (JSON);
 - ``evidence:worker:ID``: a worker's heartbeat, expiring after the lease time;
 - ``evidence:host:HOST``: taken for the per-host delay (:mod:`crawler.frontier.politeness`).
@@ -64,6 +65,29 @@ for i = 1, #entries, 2 do
 end
 return requeued
 """
+# KEYS: inflight, queue, done, failures; ARGV: worker id, tries. Leases a live worker
+# holds while it is idle were lost inside it (a recording that failed): back on the
+# queue, until a URL has failed this many times; then it is given up (done, no capture,
+# and the run ends incomplete rather than never).
+_RELEASE = """
+local entries = redis.call('HGETALL', KEYS[1])
+local released = 0
+for i = 1, #entries, 2 do
+  if entries[i + 1] == ARGV[1] then
+    local url = entries[i]
+    redis.call('HDEL', KEYS[1], url)
+    if redis.call('HINCRBY', KEYS[4], url, 1) < tonumber(ARGV[2]) then
+      redis.call('RPUSH', KEYS[2], url)
+    else
+      redis.call('SADD', KEYS[3], url)
+    end
+    released = released + 1
+  end
+end
+return released
+"""
+# How often a URL may be lost inside a live worker before it is given up.
+MAX_TRIES = 3
 
 
 def connect(url: str) -> redis.Redis:
@@ -114,10 +138,12 @@ class RunFrontier:
         self.total_key = base + "total"
         self.state_key = base + "state"
         self.settings_key = base + "settings"
+        self.failures_key = base + "failures"
         self.worker_prefix = PREFIX + "worker:"
         self._lease = client.register_script(_LEASE)
         self._complete = client.register_script(_COMPLETE)
         self._reap = client.register_script(_REAP)
+        self._release = client.register_script(_RELEASE)
 
     # --- the coordinator --------------------------------------------------------------
 
@@ -154,6 +180,11 @@ class RunFrontier:
 
     def heartbeat(self, worker: str, ttl: float) -> None:
         self.client.set(self.worker_prefix + worker, self.run_id, px=max(int(ttl * 1000), 1))
+
+    def release_lost(self, worker: str) -> int:
+        """Leases ``worker`` holds although it has nothing in hand (call when it is idle)."""
+        keys = [self.inflight_key, self.queue_key, self.done_key, self.failures_key]
+        return int(self._release(keys=keys, args=[worker, MAX_TRIES]))
 
     def retire(self, worker: str) -> None:
         """A worker leaving on purpose: its leases (if any) are free at once."""

@@ -91,8 +91,20 @@ class FrontierWorker:
             logger.info("put %d URLs of dead workers back on the queue", requeued)
 
     def spider_idle(self, spider: Spider) -> None:
-        if self.state == "running":
-            raise DontCloseSpider
+        if self.state != "running":
+            return
+        # Idle means nothing in the downloader, the scraper or the pipeline: a lease this
+        # worker still holds belongs to a URL lost on the way (its recording failed).
+        try:
+            lost = self.frontier.release_lost(self.worker)
+        except redis.RedisError as exc:
+            logger.warning("frontier unreachable: %s", exc)
+            lost = 0
+        if lost:
+            logger.warning("%d URLs leased by this worker were not recorded; back on the queue (or given up)", lost)
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value("evidence/frontier/lost", lost)
+        raise DontCloseSpider
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self._loop is not None and self._loop.running:
