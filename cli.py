@@ -28,7 +28,8 @@ Exit codes:
   0  done, nothing new to report
   1  news: evidence changed, moved, gone or restored since the previous run
   2  usage or input error (bad option, unreadable document, unknown URL, no database)
-  3  operational failure (database locked or damaged, archive unwritable, run incomplete)
+  3  operational failure (database locked or damaged, archive unwritable, run incomplete,
+     frontier (Redis) unreachable)
   4  another crawl holds this database; this one stopped without touching it"""
 
 

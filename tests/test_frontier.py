@@ -236,3 +236,26 @@ def test_a_url_that_cannot_be_recorded_is_retried_then_given_up(tmp_path, postgr
     assert hits["/refused"] == 3 and hits["/plan"] == 1
     assert worker_code == 0, worker_out + worker_err
     assert worker_out.startswith("worker only: run 1 finished, 2 URLs recorded")
+
+
+def test_frontier_mistakes_are_one_line_each(tmp_path, postgres: PostgresServer, redis_server: RedisServer, site: MockServer):
+    workspace = Workspace(tmp_path)
+    document = cite(site, ["/plan"], tmp_path / "informe.md")
+    # Workers share a database server: an SQLite file is refused before anything happens.
+    on_sqlite = workspace.run("crawl", str(document), "--frontier", "redis://127.0.0.1:1/0")
+    assert on_sqlite.returncode == 2 and "give --db postgresql://" in on_sqlite.stderr
+    assert not workspace.db.exists()
+    worker_on_sqlite = workspace.run("worker", "--frontier", "redis://127.0.0.1:1/0")
+    assert worker_on_sqlite.returncode == 2 and "give --db postgresql://" in worker_on_sqlite.stderr
+    # No Redis there: exit 3 with one line, and nothing fetched.
+    workspace.db_url = postgres.create_database()
+    unreachable = workspace.run("crawl", str(document), "--frontier", "redis://127.0.0.1:1/0")
+    assert unreachable.returncode == 3
+    assert len(unreachable.stderr.strip().splitlines()) == 1
+    assert "cannot reach the frontier redis://127.0.0.1:1/0" in unreachable.stderr
+    lonely = workspace.run("worker", "--frontier", "redis://127.0.0.1:1/0", "--wait", "0")
+    assert lonely.returncode == 3 and "cannot reach the frontier" in lonely.stderr
+    idle = workspace.run("worker", "--frontier", redis_server.url(4), "--wait", "0.5")
+    assert idle.returncode == 3
+    assert "no running run on the frontier after 0.5 s" in idle.stderr
+    assert site.hits() == {}

@@ -17,10 +17,12 @@ import time
 from urllib.parse import urlsplit, urlunsplit
 from typing import Any, TextIO
 
+import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler import __version__
 from crawler.citations import Document as ParsedDocument
+from crawler.exceptions import RunFailed
 from crawler.documents import all_cited_urls, has_documents, import_seed, record_file
 from crawler.frontier.state import Progress, RunFrontier, connect
 from crawler.frontier.worker import LOCAL_SETTINGS
@@ -78,8 +80,15 @@ def run_coordinated(
         # Workers finish what they hold and leave; the run is summed up as interrupted.
         frontier.close("stopped")
         reason = "shutdown"
-    if progress is not None:
-        progress.write("\n")
+    except redis.RedisError as exc:
+        _finish(sessions, run_id, urls, "frontier_lost")
+        raise RunFailed(
+            f"run {run_id} stopped: lost the frontier {_without_password(frontier_url)} ({exc}); "
+            "what the workers recorded is kept, run `evidence crawl --frontier` again for the rest"
+        ) from exc
+    finally:
+        if progress is not None:
+            progress.write("\n")
     return _finish(sessions, run_id, urls, reason)
 
 
