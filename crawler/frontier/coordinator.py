@@ -25,7 +25,7 @@ from crawler.citations import Document as ParsedDocument
 from crawler.exceptions import RunFailed
 from crawler.documents import all_cited_urls, has_documents, import_seed, record_file
 from crawler.frontier.state import Progress, RunFrontier, connect
-from crawler.frontier.worker import LOCAL_SETTINGS
+from crawler.frontier.worker import LOCAL_SETTINGS, database_identity
 from crawler.models import Run
 from crawler.runner import RunSummary, _close_dead_runs, _finish, _recorded_settings, build_settings
 
@@ -71,7 +71,8 @@ def run_coordinated(
         run_id = run.id
 
     frontier = RunFrontier(client, run_id)
-    frontier.publish(urls, {name: value for name, value in overrides.items() if name not in LOCAL_SETTINGS})
+    published = {name: value for name, value in overrides.items() if name not in LOCAL_SETTINGS}
+    frontier.publish(urls, published, database_identity(sessions, create=True) or "")
     reason = "finished"
     try:
         _wait(frontier, progress)

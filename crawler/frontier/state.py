@@ -8,7 +8,8 @@ Keys (``evidence:`` prefix, so one Redis database can also hold other things):
 - ``evidence:run:ID:inflight``: URL -> id of the worker holding its lease (hash);
 - ``evidence:run:ID:done``: URLs whose capture is committed, or given up (set);
 - ``evidence:run:ID:failures``: URL -> times it was lost inside a live worker (hash);
-- ``evidence:run:ID:total``, ``:state`` (running, finished, stopped), ``:settings`` (JSON);
+- ``evidence:run:ID:total``, ``:state`` (running, finished, stopped), ``:settings`` (JSON),
+  ``:database`` (the identity of the run's database, checked by workers);
 - ``evidence:worker:ID``: a worker's heartbeat, expiring after the lease time;
 - ``evidence:host:HOST``: taken for the per-host delay (:mod:`crawler.frontier.politeness`).
 
@@ -86,6 +87,8 @@ for i = 1, #entries, 2 do
 end
 return released
 """
+# How long a finished run's keys stay, in seconds.
+KEEP_FINISHED_SECONDS = 24 * 3600
 # How often a URL may be lost inside a live worker before it is given up.
 MAX_TRIES = 3
 
@@ -139,6 +142,7 @@ class RunFrontier:
         self.state_key = base + "state"
         self.settings_key = base + "settings"
         self.failures_key = base + "failures"
+        self.database_key = base + "database"
         self.worker_prefix = PREFIX + "worker:"
         self._lease = client.register_script(_LEASE)
         self._complete = client.register_script(_COMPLETE)
@@ -147,7 +151,7 @@ class RunFrontier:
 
     # --- the coordinator --------------------------------------------------------------
 
-    def publish(self, urls: Iterable[str], settings: dict[str, Any]) -> int:
+    def publish(self, urls: Iterable[str], settings: dict[str, Any], database: str) -> int:
         """Push the run's URLs (each once, through the scrapy-redis dupefilter) and open it."""
         dupefilter = ExactUrlDupeFilter(self.client, self.dupefilter_key)
         pushed = 0
@@ -160,14 +164,29 @@ class RunFrontier:
             pushed += 1
         pipe.set(self.total_key, pushed)
         pipe.set(self.settings_key, json.dumps(settings))
+        pipe.set(self.database_key, database)
         pipe.set(self.state_key, "running")
         pipe.set(CURRENT_KEY, self.run_id)
         pipe.execute()
         return pushed
 
     def close(self, state: str) -> None:
-        """Tell every worker the run is over (``finished`` or ``stopped``)."""
-        self.client.set(self.state_key, state)
+        """Tell every worker the run is over (``finished`` or ``stopped``).
+
+        The run's keys then expire after a day: late workers still learn that the run is
+        over, and a Redis serving many runs does not keep every run's URL sets forever.
+        """
+        pipe = self.client.pipeline()
+        pipe.set(self.state_key, state)
+        for key in self.run_keys():
+            pipe.expire(key, KEEP_FINISHED_SECONDS)
+        pipe.execute()
+
+    def run_keys(self) -> list[str]:
+        return [
+            self.queue_key, self.dupefilter_key, self.inflight_key, self.done_key, self.total_key,
+            self.state_key, self.settings_key, self.failures_key, self.database_key,
+        ]
 
     # --- workers ----------------------------------------------------------------------
 
@@ -190,6 +209,11 @@ class RunFrontier:
         """A worker leaving on purpose: its leases (if any) are free at once."""
         self.client.delete(self.worker_prefix + worker)
         self.reap()
+
+    def database(self) -> str | None:
+        """The identity (``meta.database_id``) of the database the run was created in."""
+        raw = self.client.get(self.database_key)
+        return None if raw is None else cast(bytes, raw).decode()
 
     def settings(self) -> dict[str, Any]:
         raw = self.client.get(self.settings_key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,12 +23,13 @@ from scrapy.core.engine import ExecutionEngine
 from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet import task
 
 from crawler.db import database_url, open_database
 from crawler.exceptions import FrontierError, RunFailed
 from crawler.frontier.state import RunFrontier, connect, current_run
-from crawler.models import Run, Target
+from crawler.models import Meta, Run, Target
 from crawler.spiders.citations import CitationSpider
 from crawler.warc.runstore import FATAL_STAT
 
@@ -125,6 +127,17 @@ class WorkerResult:
     run_state: str
 
 
+def database_identity(sessions: sessionmaker[Session], *, create: bool) -> str | None:
+    """A random id kept in the database's meta table: what tells a worker that its --db is
+    the coordinator's database, whatever host name each of them reaches it by."""
+    with sessions() as session, session.begin():
+        row = session.get(Meta, "database_id")
+        if row is None and create:
+            row = Meta(key="database_id", value=uuid.uuid4().hex)
+            session.add(row)
+        return row.value if row is not None else None
+
+
 def wait_for_run(client: redis.Redis, run_id: int | None, wait: float | None) -> RunFrontier:
     """The run to work on: ``run_id``, or the frontier's current run once it is running."""
     deadline = None if wait is None else time.monotonic() + wait
@@ -161,6 +174,11 @@ def run_worker(
     # Opened once the run exists: the coordinator may still have been creating the schema.
     sessions = open_database(db, create=False)
     db_url = database_url(db)
+    if frontier.database() != database_identity(sessions, create=False):
+        raise FrontierError(
+            f"the database {db} is not the one run {frontier.run_id} was created in; "
+            "give the worker the coordinator's --db (the same server and database name)"
+        )
     with sessions() as session:
         run = session.get(Run, frontier.run_id)
         if run is None:
