@@ -270,3 +270,23 @@ def test_verify_export_and_index_read_the_same_database(crawled):
     indexed = workspace.run("index")
     assert indexed.returncode == 0, indexed.stderr
     assert (workspace.archive / "index.cdxj").read_text(encoding="utf-8").count("\n") > 11
+
+
+def test_diff_report_annotate_and_ack_read_and_write_the_same_database(crawled):
+    workspace, site = crawled["workspace"], crawled["site"]
+    history = json.loads(workspace.run("history", site.url("/avance"), "--json").stdout)
+    older, newer = history[-1]["checked_at"], history[-2]["checked_at"]
+    diff = workspace.run("diff", site.url("/avance"), "--from", older, "--to", newer)
+    assert diff.returncode == 0, diff.stderr
+    assert "\n-Meta: 100 medidores instalados.\n+Meta: 40 medidores instalados.\n" in diff.stdout, diff.stdout
+    report = workspace.run("report", "-o", "report.html")
+    assert report.returncode == 0, report.stderr
+    assert "12 citations" in report.stdout
+    annotated = workspace.run("annotate", "report.md", "-o", "annotated.md")
+    assert annotated.returncode == 0, annotated.stderr
+    assert "archived on" in (workspace.path / "annotated.md").read_text(encoding="utf-8")
+    acked = workspace.run("ack", "--all", "--note", "seen")
+    assert acked.returncode == 0, acked.stderr
+    assert f"acknowledged {site.url('/avance')}" in acked.stdout
+    again = workspace.run("ack", "--all")
+    assert again.stdout.startswith("nothing to acknowledge")
