@@ -10,6 +10,8 @@ evidence, and is refused rather than guessed at.
 
 from __future__ import annotations
 
+import logging
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -20,6 +22,9 @@ from sqlalchemy.orm import Session
 from crawler import __version__
 from crawler.exceptions import DatabaseError, DatabaseMissing
 from crawler.models import SCHEMA_VERSION, Base, Meta
+
+# Alembic says "Context impl ..." on every open: not news, even at -v.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 # The revision that databases without an alembic_version table hold.
 LEGACY_REVISION = "0001"

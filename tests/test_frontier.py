@@ -41,8 +41,8 @@ class Cluster:
             cwd=self.workspace.path, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
 
-    def coordinator(self, document: Path) -> subprocess.Popen[str]:
-        return self.start("crawl", str(document), *FAST, "-s", f"EVIDENCE_FRONTIER_HOST_DELAY={HOST_DELAY}")
+    def coordinator(self, document: Path, *extra: str) -> subprocess.Popen[str]:
+        return self.start("crawl", str(document), *FAST, "-s", f"EVIDENCE_FRONTIER_HOST_DELAY={HOST_DELAY}", *extra)
 
     def worker(self, name: str) -> subprocess.Popen[str]:
         return self.start("worker", "--worker-id", name, *WORKER_FAST)
@@ -281,3 +281,33 @@ def test_a_worker_on_another_database_is_turned_away(tmp_path, postgres: Postgre
     assert code == 3 and out.startswith("run 1 interrupted: 1 URLs checked (none captured)"), out + err
     assert client.get("evidence:run:1:state") == b"stopped"
     assert site.hits() == {}
+
+
+def test_stopping_the_coordinator_lets_workers_finish_what_they_hold_and_leave(
+    tmp_path, postgres: PostgresServer, redis_server: RedisServer
+):
+    workspace = Workspace(tmp_path, db_url=postgres.create_database())
+    cluster = Cluster(workspace, redis_server.url(6))
+    client = redis.Redis.from_url(cluster.frontier)
+    slow = [f"/slow?s=1&n={n}" for n in range(8)]
+    with MockServer() as site:
+        # No soft-404 probes: every request the site sees is then one cited URL.
+        coordinator = cluster.coordinator(cite(site, slow, tmp_path / "informe.md"), "-s", "EVIDENCE_PROBE_ENABLED=False")
+        worker = cluster.worker("one")
+        deadline = time.monotonic() + 60
+        while client.scard("evidence:run:1:done") < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        coordinator.send_signal(signal.SIGINT)
+        code, out, err = finish(coordinator, timeout=30)
+        worker_code, worker_out, worker_err = finish(worker, timeout=30)
+        fetched = site.hits().get("/slow", 0)
+    assert code == 3, out + err
+    assert out.startswith("run 1 interrupted: 8 URLs checked"), out
+    assert worker_code == 0, worker_out + worker_err
+    assert worker_out.startswith("worker one: run 1 stopped, ")
+    recorded = int(worker_out.split(", ")[1].split()[0])
+    # What it held was finished and recorded; nothing more was taken.
+    assert 1 <= recorded < len(slow) and fetched == recorded
+    assert client.llen("evidence:run:1:queue") == len(slow) - recorded
+    rows = pg_rows(workspace.db_url, "SELECT COUNT(*) FROM captures WHERE run_id = 1")
+    assert rows == [(recorded,)]

@@ -86,7 +86,8 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
         return bool(self.prefetch) and engine is not None and len(engine.downloader.active) >= self.prefetch
 
     def has_pending_requests(self) -> bool:
-        return bool(self.local) or self.frontier.queued() > 0
+        # A stopped run's queue is not pending work: the worker may go idle and leave.
+        return bool(self.local) or self.frontier.takeable() > 0
 
     def __len__(self) -> int:
         return len(self.local) + self.frontier.queued()

@@ -38,8 +38,10 @@ from crawler.exceptions import FrontierError
 PREFIX = "evidence:"
 CURRENT_KEY = PREFIX + "current"
 
-# KEYS: queue, inflight; ARGV: worker id. The URL leaves the queue and is leased at once.
+# KEYS: queue, inflight, state; ARGV: worker id. The URL leaves the queue and is leased
+# at once; nothing is handed out once the run is stopped.
 _LEASE = """
+if redis.call('GET', KEYS[3]) ~= 'running' then return nil end
 local url = redis.call('RPOP', KEYS[1])
 if url then redis.call('HSET', KEYS[2], url, ARGV[1]) end
 return url
@@ -191,7 +193,7 @@ class RunFrontier:
     # --- workers ----------------------------------------------------------------------
 
     def lease(self, worker: str) -> str | None:
-        url = self._lease(keys=[self.queue_key, self.inflight_key], args=[worker])
+        url = self._lease(keys=[self.queue_key, self.inflight_key, self.state_key], args=[worker])
         return None if url is None else cast(bytes, url).decode()
 
     def complete(self, url: str) -> None:
@@ -231,6 +233,11 @@ class RunFrontier:
 
     def queued(self) -> int:
         return int(self.client.llen(self.queue_key))
+
+    def takeable(self) -> int:
+        """URLs a worker could take now: the queue's length while the run is running."""
+        queued, state = self.client.pipeline().llen(self.queue_key).get(self.state_key).execute()
+        return int(queued) if state == b"running" else 0
 
     def progress(self) -> Progress:
         pipe = self.client.pipeline()
