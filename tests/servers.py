@@ -100,12 +100,13 @@ class PostgresServer:
         subprocess.run(
             [*self.prefix, str(bindir / "initdb"), "-D", str(self.data), "-U", self.user, "--auth=trust",
              "--no-sync", "-E", "UTF8", "--locale=C"],
-            check=True, capture_output=True,
+            # In its own folder: the postgres user may not be allowed into the caller's.
+            check=True, capture_output=True, cwd=self.folder,
         )
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off -c max_connections=100"
         subprocess.run(
             [*self.prefix, self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.folder / "pg.log"), "-w", "start"],
-            check=True, capture_output=True,
+            check=True, capture_output=True, cwd=self.folder,
         )
         _wait_for_port(self.port, None, "postgres")
         self._serial = 0
@@ -124,5 +125,5 @@ class PostgresServer:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
 
     def stop(self) -> None:
-        subprocess.run([*self.prefix, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run([*self.prefix, self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"], capture_output=True, cwd=self.folder)
         shutil.rmtree(self.folder, ignore_errors=True)
