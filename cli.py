@@ -119,6 +119,10 @@ def cli() -> None:
     "--frontier", metavar="redis://HOST:PORT/N", envvar="EVIDENCE_FRONTIER",
     help="Hand the URLs to `evidence worker` processes through this Redis and wait for them [env: EVIDENCE_FRONTIER].",
 )
+@click.option(
+    "--workers", type=click.IntRange(min=0), default=0,
+    help="With --frontier: also start this many `evidence worker` processes on this machine.",
+)
 def crawl(
     documents: tuple[str, ...],
     db: str,
@@ -136,6 +140,7 @@ def crawl(
     webhooks: tuple[str, ...],
     emails: tuple[str, ...],
     frontier: str | None,
+    workers: int,
 ) -> None:
     """Visit every URL the DOCUMENTS cite and archive what each answers.
 
@@ -186,6 +191,8 @@ def crawl(
         _report_problems(document.source, document.problems)
     if frontier:
         _needs_server_database(db)
+    elif workers:
+        raise click.UsageError("--workers starts workers for a frontier: give --frontier redis://HOST:PORT/N too")
     try:
         # Taken before the database is opened: a second run must not even create the schema.
         with run_lock(db) as lock:
@@ -194,7 +201,8 @@ def crawl(
                 from crawler.frontier.coordinator import progress_stream, run_coordinated
 
                 summary = run_coordinated(
-                    sessions, database_url(db), parsed, settings, frontier, locked=lock is not None, progress=progress_stream(quiet)
+                    sessions, database_url(db), parsed, settings, frontier, locked=lock is not None, progress=progress_stream(quiet),
+                    workers=workers, worker_command=[sys.executable, str(Path(__file__).resolve())], db=db,
                 )
             else:
                 summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)

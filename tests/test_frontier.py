@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import pytest
 import redis
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.frontier.state import worker_id
 from tests.conftest import FAST, ROOT, Workspace
 from tests.mockserver import MockServer
 from tests.servers import PostgresServer, RedisServer
@@ -311,3 +313,36 @@ def test_stopping_the_coordinator_lets_workers_finish_what_they_hold_and_leave(
     assert client.llen("evidence:run:1:queue") == len(slow) - recorded
     rows = pg_rows(workspace.db_url, "SELECT COUNT(*) FROM captures WHERE run_id = 1")
     assert rows == [(recorded,)]
+
+
+def test_the_coordinator_can_start_local_workers(tmp_path, postgres: PostgresServer, redis_server: RedisServer, site: MockServer):
+    workspace = Workspace(tmp_path, db_url=postgres.create_database())
+    cluster = Cluster(workspace, redis_server.url(7))
+    pages = ["/plan", "/avance", "/nota", "/nota.pdf"]
+    coordinator = cluster.coordinator(cite(site, pages, tmp_path / "informe.md"), "--workers", "2", "-s", "EVIDENCE_FRONTIER_PREFETCH=1")
+    code, out, err = finish(coordinator)
+    assert code == 0, out + err
+    assert out.splitlines()[0] == "run 1 finished: 4 URLs checked (4 ok)"
+    assert err == ""
+    names = [f.name for f in workspace.warc_files()]
+    expected = {worker_id(f"{socket.gethostname()}_{coordinator.pid}_{n}") for n in (1, 2)}
+    assert names and {name.split("-")[1] for name in names} <= expected, (names, expected)
+    assert all(name.endswith(".warc.gz") for name in names), "the workers closed their files before the coordinator returned"
+    assert {path: count for path, count in site.hits().items() if path in pages} == dict.fromkeys(pages, 1)
+
+
+def test_workers_finish_the_run_when_the_coordinator_died(tmp_path, postgres: PostgresServer, redis_server: RedisServer, site: MockServer):
+    workspace = Workspace(tmp_path, db_url=postgres.create_database())
+    cluster = Cluster(workspace, redis_server.url(8))
+    client = redis.Redis.from_url(cluster.frontier)
+    pages = ["/plan", "/avance", "/nota"]
+    coordinator = cluster.coordinator(cite(site, pages, tmp_path / "informe.md"))
+    deadline = time.monotonic() + 30
+    while client.get("evidence:run:1:state") != b"running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.kill(coordinator.pid, signal.SIGKILL)
+    coordinator.wait()
+    code, out, err = finish(cluster.worker("orphan"), timeout=60)
+    assert code == 0, out + err
+    assert out.startswith("worker orphan: run 1 finished, 3 URLs recorded"), out
+    assert pg_rows(workspace.db_url, "SELECT COUNT(*) FROM captures WHERE run_id = 1") == [(3,)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
 import sys
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -32,6 +33,8 @@ from crawler.runner import RunSummary, _close_dead_runs, _finish, _recorded_sett
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
+# How long local workers (--workers) get to leave once the run is over.
+CHILD_GRACE_SECONDS = 60.0
 
 
 def run_coordinated(
@@ -43,6 +46,9 @@ def run_coordinated(
     *,
     locked: bool = False,
     progress: TextIO | None = None,
+    workers: int = 0,
+    worker_command: list[str] | None = None,
+    db: str = "",
 ) -> RunSummary:
     """Import ``documents`` (or re-check every cited URL), hand the run to the workers, sum it up."""
     client = connect(frontier_url)
@@ -73,6 +79,7 @@ def run_coordinated(
     frontier = RunFrontier(client, run_id)
     published = {name: value for name, value in overrides.items() if name not in LOCAL_SETTINGS}
     frontier.publish(urls, published, database_identity(sessions, create=True) or "")
+    children = _spawn(workers, worker_command or [], db, frontier_url, run_id, overrides)
     reason = "finished"
     try:
         _wait(frontier, progress)
@@ -90,7 +97,43 @@ def run_coordinated(
     finally:
         if progress is not None:
             progress.write("\n")
+        _reap_children(children)
     return _finish(sessions, run_id, urls, reason)
+
+
+def _spawn(
+    count: int, command: list[str], db: str, frontier_url: str, run_id: int, overrides: dict[str, Any]
+) -> list[subprocess.Popen[bytes]]:
+    """``--workers N``: N local ``evidence worker`` processes for this run.
+
+    The database and frontier URLs go through the environment, not the arguments, where
+    any user of the machine could read a password in the process list. Their stdout (one
+    line each) is dropped; their errors reach the coordinator's stderr.
+    """
+    if not count:
+        return []
+    env = {**os.environ, "EVIDENCE_DB": db, "EVIDENCE_FRONTIER": frontier_url}
+    archive = str(overrides.get("EVIDENCE_ARCHIVE_DIR", "archive"))
+    prefix = f"{socket.gethostname()}_{os.getpid()}"
+    return [
+        subprocess.Popen(
+            [*command, "worker", "--run", str(run_id), "--archive", archive, "--worker-id", f"{prefix}_{n}"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+        for n in range(1, count + 1)
+    ]
+
+
+def _reap_children(children: list[subprocess.Popen[bytes]]) -> None:
+    """Wait for local workers to leave (they do within a heartbeat once the run is over)."""
+    for child in children:
+        try:
+            child.wait(timeout=CHILD_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            logger.warning("worker pid %d did not leave after the run; stopping it", child.pid)
+            child.terminate()
+            child.wait()
 
 
 def _wait(frontier: RunFrontier, progress: TextIO | None) -> None:

@@ -227,6 +227,14 @@ class RunFrontier:
         """Put the leases of workers whose heartbeat expired back on the queue."""
         return int(self._reap(keys=[self.inflight_key, self.queue_key, self.done_key], args=[self.worker_prefix]))
 
+    def worker_state(self) -> str | None:
+        """The run's state as a worker should act on it: ``finished`` as soon as every URL
+        is done, even if the coordinator that would say so is gone."""
+        state, done, total = self.client.pipeline().get(self.state_key).scard(self.done_key).get(self.total_key).execute()
+        if state == b"running" and total is not None and int(done) >= int(total):
+            return "finished"
+        return None if state is None else cast(bytes, state).decode()
+
     def state(self) -> str | None:
         raw = self.client.get(self.state_key)
         return None if raw is None else cast(bytes, raw).decode()

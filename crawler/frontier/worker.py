@@ -82,7 +82,7 @@ class FrontierWorker:
         try:
             self.frontier.heartbeat(self.worker, self.lease_seconds)
             requeued = self.frontier.reap()
-            self.state = self.frontier.state()
+            self.state = self.frontier.worker_state()
         except redis.RedisError as exc:
             # Redis away for a moment: the leases outlive a few missed beats.
             logger.warning("frontier unreachable: %s", exc)
@@ -226,4 +226,4 @@ def run_worker(
     if fatal:
         raise RunFailed(f"worker {worker} stopped: {fatal}; its URLs go to the other workers")
     recorded = int(stats.get_value("evidence/frontier/completed", 0)) if stats else 0
-    return WorkerResult(frontier.run_id, worker, recorded, frontier.state() or "gone")
+    return WorkerResult(frontier.run_id, worker, recorded, frontier.worker_state() or "gone")
