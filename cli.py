@@ -36,7 +36,8 @@ Exit codes:
 class EvidenceFailure(click.ClickException):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        # click declares exit_code on the class; each failure here carries its own.
+        self.exit_code = exit_code  # type: ignore[misc,unused-ignore]
 
 
 def _fail(exc: EvidenceError) -> EvidenceFailure:

@@ -65,10 +65,10 @@ def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, nam
         # captures hanging off them, are kept, so history survives a re-import.
         document.citations.clear()
         session.flush()
-        known = _known_targets(session)
+        known, by_url = _known_targets(session)
         used: dict[str, Target] = {}
         for position, cited in enumerate(parsed.citations):
-            target = _target(session, known, cited.url, cited.normalized)
+            target = _target(session, known, by_url, cited.url, cited.normalized)
             used.setdefault(target.url, target)
             document.citations.append(
                 Citation(
@@ -92,23 +92,27 @@ def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, nam
     )
 
 
-def _known_targets(session: Session) -> dict[str, Target]:
-    """Every target by its normalized URL; the first recorded spelling wins."""
+def _known_targets(session: Session) -> tuple[dict[str, Target], dict[str, Target]]:
+    """Every target by its normalized URL (the first recorded spelling wins), and by URL."""
     known: dict[str, Target] = {}
+    by_url: dict[str, Target] = {}
     for target in session.scalars(select(Target).order_by(Target.id)):
         known.setdefault(normalize_url(target.url), target)
-    return known
+        by_url[target.url] = target
+    return known, by_url
 
 
-def _target(session: Session, known: dict[str, Target], url: str, normalized: str) -> Target:
+def _target(session: Session, known: dict[str, Target], by_url: dict[str, Target], url: str, normalized: str) -> Target:
     """The target of a cited URL: one per normalized address, so "HTTP://Example.org" and
     "http://example.org/#top" share the capture history of "http://example.org/". The
     crawler fetches the target's URL, the first spelling recorded, exactly as written."""
-    target = known.get(normalized) or session.scalar(select(Target).where(Target.url == url))
+    target = known.get(normalized) or by_url.get(url)
     if target is None:
+        # Inserted with the citations at the end of the transaction: one flush per
+        # document, not one per new URL.
         target = Target(url=url)
         session.add(target)
-        session.flush()
+        by_url[url] = target
     known.setdefault(normalized, target)
     return target
 

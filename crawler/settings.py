@@ -34,6 +34,12 @@ EVIDENCE_DOWNLOAD_DEADLINE = 300
 #: Runs in a row a URL must fail (DNS, refused, timeout, 5xx...) before it counts as
 #: gone: one bad night is not a removal. Access refusals (401, 403, 429...) never do.
 EVIDENCE_GONE_AFTER = 3
+#: Captures committed to the database in one transaction, after one fsync of the WARC
+#: file: fewer fsyncs and commits, at the price of re-fetching up to one batch of URLs
+#: after a crash (a row is never committed before the records it points at are on disk).
+EVIDENCE_DB_BATCH_SIZE = 200
+#: ... or fewer, when the oldest capture of the batch has waited this many seconds.
+EVIDENCE_DB_BATCH_SECONDS = 2.0
 #: Who runs the crawl, written into every warcinfo record (a name or an e-mail).
 EVIDENCE_OPERATOR = ""
 #: Fetch a random sibling of each page that answers 2xx (once per URL shape and run) to

@@ -15,10 +15,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import redis
-from scrapy import signals
+from scrapy import Request, signals
 from scrapy.core.engine import ExecutionEngine
 from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import DontCloseSpider, NotConfigured
@@ -44,9 +45,17 @@ LOCAL_SETTINGS = ("EVIDENCE_ARCHIVE_DIR", "LOG_LEVEL", "EVIDENCE_PROGRESS_ENABLE
 
 
 class FrontierSpider(CitationSpider):
-    """The citation spider without start URLs: every URL comes from the frontier."""
+    """The citation spider without start URLs: every URL comes from the frontier.
+
+    ``targets`` still lists the URLs the run may hand out, for what reads it ahead
+    (the pipeline loads their histories once), but nothing is requested from it.
+    """
 
     name = "frontier"
+
+    async def start(self) -> AsyncIterator[Request]:
+        return
+        yield
 
 
 class FrontierWorker:
@@ -201,6 +210,10 @@ def run_worker(
         }
     )
     settings.set("SCHEDULER", "crawler.frontier.scheduler.FrontierScheduler", priority="cmdline")
+    # Each capture committed on its own: a URL is marked done only once its row is in the
+    # database, and an idle worker holds no uncommitted capture (its leases are then lost
+    # ones, see FrontierWorker.spider_idle).
+    settings.set("EVIDENCE_DB_BATCH_SIZE", 1, priority="cmdline")
     settings.set("ITEM_PIPELINES", {"crawler.frontier.pipeline.FrontierPipeline": 300}, priority="cmdline")
     middlewares = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
     # First of all: a request waits for its host's slot before anything is stamped or archived.
@@ -219,7 +232,7 @@ def run_worker(
     process = CrawlerProcess(settings)
     _tune_logging(settings.get("LOG_LEVEL"))
     crawler = process.create_crawler(FrontierSpider)
-    process.crawl(crawler, known_digests=_known_digests(sessions, urls), originals=_originals(sessions))
+    process.crawl(crawler, targets=urls, known_digests=_known_digests(sessions, urls), originals=_originals(sessions))
     process.start()
     stats = crawler.stats
     fatal = stats.get_value(FATAL_STAT) if stats else None

@@ -1,22 +1,26 @@
 """Item pipeline that judges each capture and records it in the evidence database.
 
-The WARC recorder has already written and synced the records an item points at,
-so committing here, one capture per transaction, never leaves a row that points at
-bytes not on disk.
+Captures are committed in batches (``EVIDENCE_DB_BATCH_SIZE`` captures or
+``EVIDENCE_DB_BATCH_SECONDS``, whichever comes first), each batch after one fsync of the
+WARC file that holds its records: a committed row never points at bytes that are not
+on disk, and a killed crawl loses at most one batch of rows, whose URLs the next run
+fetches again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timezone
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem, NotConfigured
-from sqlalchemy import select
+from twisted.internet import task
 
 from crawler.db import open_database
 from crawler.middlewares.warcrecorder import Hop
-from crawler.models import Capture, Citation, Document, Probe, Record, Target
+from crawler.models import Capture, Probe, Record, Target
+from crawler.pipelines.history import TargetHistory, load_histories
 from crawler.warc.metadata import metadata_record
 from crawler.exceptions import ArchiveError
 from crawler.warc.runstore import FATAL_STAT, record_closed, stop_for_archive_failure, store_for
@@ -40,25 +44,54 @@ class EvidencePipeline:
         if not self.run_id:
             raise NotConfigured("EVIDENCE_RUN_ID is not set: captures have no run to belong to")
         self.gone_after = settings.getint("EVIDENCE_GONE_AFTER")
+        self.batch_size = max(settings.getint("EVIDENCE_DB_BATCH_SIZE"), 1)
+        self.batch_seconds = settings.getfloat("EVIDENCE_DB_BATCH_SECONDS")
         self.sessions = open_database(settings.get("EVIDENCE_DB_URL"), create=False)
         self.stats = crawler.stats
         self.store = store_for(crawler)
         self.crawler = crawler
         # One row and one extracted text per probe URL, shared by the captures that used it.
         self._probes: dict[str, tuple[int, ProbeAnswer]] = {}
+        self._histories: dict[str, TargetHistory] = {}
+        self._batch: Session | None = None
+        self._batch_items = 0
+        self._batch_started = 0.0
+        self._timer: task.LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> EvidencePipeline:
         return cls(crawler)
 
+    def open_spider(self, spider: Spider | None = None) -> None:
+        urls = set(getattr(spider, "targets", None) or [])
+        with self.sessions() as session:
+            self._histories = load_histories(session, urls, self.run_id, max(self.gone_after, 1))
+        # A batch also ends by age when captures stop arriving (a slow last host).
+        self._timer = task.LoopingCall(self._commit_if_due)
+        self._timer.start(max(self.batch_seconds, 0.1), now=False)
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        if self._timer is not None and self._timer.running:
+            self._timer.stop()
+        self._commit()
+
+    def _commit_if_due(self) -> None:
+        if self._batch is not None and time.monotonic() - self._batch_started >= self.batch_seconds:
+            self._commit()
+
     def process_item(self, item: CaptureItem, spider: Spider | None = None) -> CaptureItem:
         if self.stats.get_value(FATAL_STAT):
             # The archive failed: a capture recorded now could not point at its bytes.
             raise DropItem(f"not recorded, the archive failed: {item.url}")
-        with self.sessions() as session, session.begin():
-            capture = self._capture(session, item)
-            session.add(capture)
-            record_closed(self.crawler, session)
+        if self._batch is None:
+            self._batch = self.sessions()
+            self._batch.begin()
+            self._batch_started = time.monotonic()
+        capture = self._capture(self._batch, item)
+        self._batch.add(capture)
+        self._batch_items += 1
+        if self._batch_items >= self.batch_size or time.monotonic() - self._batch_started >= self.batch_seconds:
+            self._commit()
         self.stats.inc_value(f"evidence/state/{capture.state}")
         for name in capture.signals:
             self.stats.inc_value(f"evidence/signal/{name}")
@@ -67,16 +100,35 @@ class EvidencePipeline:
         item.body = b""
         return item
 
+    def _commit(self) -> None:
+        """Make the batch's WARC records durable, then commit its rows."""
+        session, pending = self._batch, self._batch_items
+        self._batch, self._batch_items = None, 0
+        if session is None:
+            return
+        with session:
+            try:
+                self.store.sync()
+            except ArchiveError as exc:
+                # Rows must not point at bytes that may not be on disk: the batch is
+                # dropped and its URLs are fetched again by the next run.
+                session.rollback()
+                logger.error("%d captures not recorded: %s", pending, exc)
+                stop_for_archive_failure(self.crawler, exc)
+                return
+            record_closed(self.crawler, session)
+            session.commit()
+        self.stats.inc_value("evidence/db/commits")
+
     def _capture(self, session: Session, item: CaptureItem) -> Capture:
-        target = session.scalar(select(Target).where(Target.url == item.url))
-        if target is None:
-            target = Target(url=item.url)
-            session.add(target)
-            session.flush()
+        history = self._histories.get(item.url)
+        if history is None:
+            history = self._history(session, item.url)
+        target_id = history.target_id
         last = item.hops[-1] if item.hops else None
         capture = Capture(
             run_id=self.run_id,
-            target_id=target.id,
+            target_id=target_id,
             checked_at=item.checked_at.astimezone(timezone.utc).replace(tzinfo=None),
             http_status=last.status if last else None,
             final_url=last.url if last else None,
@@ -96,7 +148,7 @@ class EvidencePipeline:
         )
         _add_records(capture.records, item.hops)
 
-        previous = self._previous_good(session, target.id)
+        previous = history.previous
         page = None
         # A 304 to our conditional request says the page is the archived original.
         present = last is not None and (200 <= last.status < 300 or last.record_type == "revisit" and last.status == 304)
@@ -138,34 +190,40 @@ class EvidencePipeline:
             fingerprint=capture.fingerprint,
             signals=tuple(capture.signals),
         )
-        history = History(
+        past = History(
             last_good_fingerprint=previous.fingerprint if previous else None,
             last_good_payload_digest=previous.payload_digest if previous else None,
-            recent=self._recent(session, target.id),
+            recent=list(history.recent),
         )
-        verdict = judge(facts, history, gone_after=self.gone_after)
+        verdict = judge(facts, past, gone_after=self.gone_after)
         capture.state, capture.reason, capture.change = verdict.state, verdict.reason, verdict.change
         if capture.state in ("ok", "changed"):
-            first = self._first_good_fingerprint(session, target.id)
+            first = history.first_fingerprint
             capture.differs_from_first = first is not None and first != capture.fingerprint
-        self._write_metadata(session, item, capture, target)
+        self._write_metadata(item, capture, history)
         return capture
 
-    def _write_metadata(self, session: Session, item: CaptureItem, capture: Capture, target: Target) -> None:
+    def _history(self, session: Session, url: str) -> TargetHistory:
+        """A URL the crawl was not started with (not expected): read its history now."""
+        histories = load_histories(session, {url}, self.run_id, max(self.gone_after, 1))
+        if url not in histories:
+            target = Target(url=url)
+            session.add(target)
+            session.flush()
+            histories[url] = TargetHistory(target.id)
+        self._histories[url] = histories[url]
+        return histories[url]
+
+    def _write_metadata(self, item: CaptureItem, capture: Capture, history: TargetHistory) -> None:
         """A WARC ``metadata`` record saying why this capture exists and what it showed,
         so the WARC alone tells the story; durable before the row that points at it."""
-        cited_by = session.execute(
-            select(Document.name, Document.title, Citation.footnote)
-            .join(Citation, Citation.document_id == Document.id)
-            .where(Citation.target_id == target.id)
-            .order_by(Document.id, Citation.position)
-        ).all()
+        cited_by = history.cited_by
         last = item.hops[-1] if item.hops else None
         record = metadata_record(
             cited_url=item.url,
             date=item.checked_at,
             run_id=self.run_id,
-            cited_by=[(name, title, footnote) for name, title, footnote in cited_by],
+            cited_by=cited_by,
             verdict=(capture.state, capture.reason, capture.change, list(capture.signals)),
             http_status=capture.http_status,
             final_url=capture.final_url,
@@ -175,7 +233,6 @@ class EvidencePipeline:
         )
         try:
             (where,) = self.store.write([record])
-            self.store.sync()
         except ArchiveError as exc:
             stop_for_archive_failure(self.crawler, exc)
             raise DropItem(str(exc)) from exc
@@ -213,32 +270,6 @@ class EvidencePipeline:
             self._probes[fetched.url] = (row.id, answer)
             fetched.body = b""
         return self._probes[fetched.url][1]
-
-    def _previous_good(self, session: Session, target_id: int) -> Capture | None:
-        """The last capture of this target in an earlier run that archived the page as present."""
-        return session.scalar(
-            select(Capture)
-            .where(Capture.target_id == target_id, Capture.run_id != self.run_id, Capture.state.in_(("ok", "changed")))
-            .order_by(Capture.run_id.desc())
-            .limit(1)
-        )
-
-    def _first_good_fingerprint(self, session: Session, target_id: int) -> str | None:
-        return session.scalar(
-            select(Capture.fingerprint)
-            .where(Capture.target_id == target_id, Capture.state.in_(("ok", "changed")))
-            .order_by(Capture.run_id)
-            .limit(1)
-        )
-
-    def _recent(self, session: Session, target_id: int) -> list[tuple[str, str]]:
-        rows = session.execute(
-            select(Capture.state, Capture.reason)
-            .where(Capture.target_id == target_id, Capture.run_id != self.run_id)
-            .order_by(Capture.run_id.desc())
-            .limit(max(self.gone_after, 1))
-        )
-        return [(state, reason) for state, reason in rows]
 
 
 def _retried(hop: Hop, hops: list[Hop]) -> bool:

@@ -13,6 +13,7 @@ session ids, "consulted on" timestamps, script nonces) that changes on every req
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -88,14 +89,68 @@ def mask(text: str, when: datetime | None = None) -> str:
     for the server's time zone): "consulted on" stamps are noise, a deadline that moved
     from 2018 to 2019 is evidence.
     """
-    if when is not None:
-        days = [(when + timedelta(days=offset)).date() for offset in (-1, 0, 1)]
-        spellings = sorted({s for day in days for s in _day_spellings(day)}, key=len, reverse=True)
-        pattern = re.compile(r"(?<!\d)(?:" + "|".join(re.escape(s) for s in spellings) + r")(?!\d)", re.I)
-        text = pattern.sub("#", text)
+    dates = _date_pattern(when) if when is not None else None
+    # Every volatile pattern needs a digit, and none reaches further than _REACH characters
+    # from a run of non-space characters holding one (a long token is covered whole). So
+    # only windows around such runs are searched, cut at whitespace so that the patterns'
+    # word boundaries see what they would see in the whole text: prose without numbers,
+    # most of a page, costs one scan for digits.
+    pieces: list[str] = []
+    done = 0
+    for start, end in _digit_windows(text):
+        pieces.append(text[done:start])
+        pieces.append(_mask_window(text[start:end], dates))
+        done = end
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+_REACH = 32
+_DIGITS = re.compile(r"\d+")
+
+
+def _digit_windows(text: str) -> list[tuple[int, int]]:
+    windows: list[tuple[int, int]] = []
+    size = len(text)
+    for found in _DIGITS.finditer(text):
+        if windows and found.end() + _REACH <= windows[-1][1]:
+            continue  # already inside a window reaching far enough past it
+        start = max(found.start() - _REACH, 0)
+        while start > 0 and not text[start - 1].isspace():
+            start -= 1
+        end = min(found.end() + _REACH, size)
+        while end < size and not text[end].isspace():
+            end += 1
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(end, windows[-1][1]))
+        else:
+            windows.append((start, end))
+    return windows
+
+
+def _mask_window(text: str, dates: tuple[re.Pattern[str], tuple[str, ...]] | None) -> str:
+    if dates is not None and any(year in text for year in dates[1]):
+        text = dates[0].sub("#", text)
     for volatile in _VOLATILE:
         text = volatile.sub("#", text)
     return text
+
+
+@functools.lru_cache(maxsize=8)
+def _date_pattern_for(day: date) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    days = [day + timedelta(days=offset) for offset in (-1, 0, 1)]
+    spellings = sorted({s for d in days for s in _day_spellings(d)}, key=len, reverse=True)
+    pattern = re.compile(r"(?<!\d)(?:" + "|".join(re.escape(s) for s in spellings) + r")(?!\d)", re.I)
+    # Every spelling holds its four-digit year or ends in "/MM/YY": a window holding
+    # neither cannot match, and the costly alternation is skipped.
+    years = {str(d.year) for d in days} | {f"/{d.month:02d}/{d.year % 100:02d}" for d in days}
+    return pattern, tuple(sorted(years))
+
+
+def _date_pattern(when: datetime) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    return _date_pattern_for(when.date())
 
 
 def _html_text(body: bytes) -> tuple[str, str, tuple[str, ...]]:
