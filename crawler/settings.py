@@ -39,6 +39,7 @@ EVIDENCE_GONE_AFTER = 3
 #: after a crash (a row is never committed before the records it points at are on disk).
 EVIDENCE_DB_BATCH_SIZE = 200
 #: ... or fewer, when the oldest capture of the batch has waited this many seconds.
+#: (Frontier workers always commit each capture on its own: see crawler/frontier/worker.py.)
 EVIDENCE_DB_BATCH_SECONDS = 2.0
 #: Who runs the crawl, written into every warcinfo record (a name or an e-mail).
 EVIDENCE_OPERATOR = ""
