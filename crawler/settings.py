@@ -39,7 +39,6 @@ EVIDENCE_GONE_AFTER = 3
 #: after a crash (a row is never committed before the records it points at are on disk).
 EVIDENCE_DB_BATCH_SIZE = 200
 #: ... or fewer, when the oldest capture of the batch has waited this many seconds.
-#: (Frontier workers always commit each capture on its own: see crawler/frontier/worker.py.)
 EVIDENCE_DB_BATCH_SECONDS = 2.0
 #: Who runs the crawl, written into every warcinfo record (a name or an e-mail).
 EVIDENCE_OPERATOR = ""
@@ -59,6 +58,8 @@ EVIDENCE_PROGRESS_ENABLED = True
 EVIDENCE_PROGRESS_INTERVAL = 1.0
 
 # --- several workers (``evidence crawl --frontier``, ``evidence worker``) -------------
+# Workers commit each capture on its own, whatever EVIDENCE_DB_BATCH_SIZE says: a URL is
+# marked done on the frontier only once its row is committed.
 
 #: The shared frontier, ``redis://HOST:PORT/N`` (``--frontier``, ``EVIDENCE_FRONTIER``).
 #: Set by the command line; empty for a local crawl.
