@@ -99,7 +99,8 @@ def count_records(folder: Path, wanted: set[str]) -> dict[str, int]:
                 kind = record.headers.get("WARC-Type", "?")
                 counts[kind] = counts.get(kind, 0) + 1
                 if kind in ("response", "revisit"):
-                    uri = record.headers.get("WARC-Target-URI", "")
+                    # WARC/1.0 writers such as wget put the URI in angle brackets
+                    uri = record.headers.get("WARC-Target-URI", "").strip("<>")
                     if uri in wanted:
                         seen.add(uri)
                     if not record.verify_block_digest(consume=True):
@@ -274,9 +275,10 @@ def main() -> None:
             rounds["floor"][-1].counts = count_records(work / "floor", wanted)
             rounds[f"wget x{options.concurrency}"][-1].counts = count_records(work / f"wget{options.concurrency}", wanted)
         medians = {name: median(results) for name, results in rounds.items()}
+        # * peak RSS of a contender's processes, summed over those that run at once
         summary[shape] = medians
         print(f"shape {shape} (server latency {latency} ms), medians of {options.runs}:")
-        print(f"  {'contender':<22} {'URLs/s':>9} {'CPU ms/URL':>8} {'peak MB':>9} {'WARC KB/URL':>9} {'wall s':>8}")
+        print(f"  {'contender':<22} {'URLs/s':>9} {'CPU ms/URL':>8} {'peak MB*':>9} {'WARC KB/URL':>9} {'wall s':>8}")
         for name, result in medians.items():
             print(show_row(name if name != "wget x1" or shape == "zero" else f"wget x1 ({len(sample)} URLs)", result))
         ev = medians["evidence"]
@@ -287,7 +289,8 @@ def main() -> None:
                   f"peak RSS {ev.rss_mb / other.rss_mb:6.2f}x   WARC bytes {ev.bytes_per_url / other.bytes_per_url:6.2f}x")
         recheck = medians["evidence re-check"]
         print(f"    re-check / first crawl: URLs/s {recheck.rate / ev.rate:.2f}x, new WARC {recheck.bytes_per_url:.0f} B/URL")
-        print("  correctness (last round):")
+        print("  * peak MB of wget xN is the sum over its N processes")
+        print("  correctness (last round; evidence's counts cover the first crawl and the re-check):")
         for name in ("evidence", "floor", f"wget x{options.concurrency}"):
             print(f"    {name:<12} " + ", ".join(f"{key} {value}" for key, value in medians[name].counts.items()))
         print()

@@ -48,6 +48,7 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
         self._allow_private = crawler.settings.getbool("EVIDENCE_ALLOW_PRIVATE")
         self._deadline = crawler.settings.getfloat("EVIDENCE_DOWNLOAD_DEADLINE")
+        self._keepalive = crawler.settings.getint("EVIDENCE_KEEPALIVE_CONNECTIONS")
         super().__init__(crawler)
 
     async def download_request(self, request: Request) -> Response:
@@ -65,6 +66,13 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
             ) from exc
 
     def _make_client(self, proxy_url: str | None = None) -> Any:
+        import httpx2
+
+        # Scrapy lets the pool keep CONCURRENT_REQUESTS connections in all, idle ones
+        # included: a crawl across more hosts than that evicted every idle connection
+        # before its host came round again and paid a new TCP (and TLS) set-up per URL.
+        # The engine already bounds requests in flight; idle connections are bounded here.
+        self._limits = httpx2.Limits(max_connections=None, max_keepalive_connections=self._keepalive)
         client = super()._make_client(proxy_url)
         # Behind a proxy the proxy resolves names: the operator chose it, and only it
         # is connected to. Otherwise every connection goes through the address guard.

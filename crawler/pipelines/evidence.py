@@ -63,7 +63,7 @@ class EvidencePipeline:
         return cls(crawler)
 
     def open_spider(self, spider: Spider | None = None) -> None:
-        urls = set(getattr(spider, "targets", None) or [])
+        urls = set(getattr(spider or self.crawler.spider, "targets", None) or [])
         with self.sessions() as session:
             self._histories = load_histories(session, urls, self.run_id, max(self.gone_after, 1))
         # A batch also ends by age when captures stop arriving (a slow last host).
