@@ -346,3 +346,23 @@ def test_workers_finish_the_run_when_the_coordinator_died(tmp_path, postgres: Po
     assert code == 0, out + err
     assert out.startswith("worker orphan: run 1 finished, 3 URLs recorded"), out
     assert pg_rows(workspace.db_url, "SELECT COUNT(*) FROM captures WHERE run_id = 1") == [(3,)]
+
+
+def test_a_url_fetched_by_two_workers_is_counted_once(tmp_path, postgres: PostgresServer, redis_server: RedisServer, site: MockServer):
+    workspace = Workspace(tmp_path, db_url=postgres.create_database())
+    cluster = Cluster(workspace, redis_server.url(9))
+    pages = [f"/slow?s=0.8&n={n}" for n in range(4)]
+    coordinator = cluster.coordinator(cite(site, pages, tmp_path / "informe.md"), "-s", "EVIDENCE_PROBE_ENABLED=False")
+    # Leases shorter than the heartbeat: live workers look dead most of the time, and
+    # their URLs are handed out again while they are still fetching them.
+    hasty = ["-s", "EVIDENCE_FRONTIER_HEARTBEAT=1", "-s", "EVIDENCE_FRONTIER_LEASE=0.2", "-s", "EVIDENCE_FRONTIER_PREFETCH=2"]
+    workers = [cluster.start("worker", "--worker-id", name, *hasty) for name in ("wa", "wb")]
+    code, out, err = finish(coordinator)
+    results = [finish(worker, timeout=30) for worker in workers]
+    assert code == 0, out + err
+    assert out.splitlines()[0] == "run 1 finished: 4 URLs checked (4 ok)"
+    assert site.hits()["/slow"] > len(pages), "no URL was fetched twice: the test did not test anything"
+    assert pg_rows(workspace.db_url, "SELECT COUNT(*), COUNT(DISTINCT target_id) FROM captures WHERE run_id = 1") == [(4, 4)]
+    recorded = [int(out.split(", ")[1].split()[0]) for _, out, _ in results]
+    assert sum(recorded) == len(pages), results
+    assert workspace.run("verify").returncode == 0

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler import __version__
 from crawler.citations import Document as ParsedDocument
-from crawler.exceptions import RunFailed
+from crawler.exceptions import FrontierError, RunFailed
 from crawler.documents import all_cited_urls, has_documents, import_seed, record_file
 from crawler.frontier.state import Progress, RunFrontier, connect
 from crawler.frontier.worker import LOCAL_SETTINGS, database_identity
@@ -78,7 +78,11 @@ def run_coordinated(
 
     frontier = RunFrontier(client, run_id)
     published = {name: value for name, value in overrides.items() if name not in LOCAL_SETTINGS}
-    frontier.publish(urls, published, database_identity(sessions, create=True) or "")
+    try:
+        frontier.publish(urls, published, database_identity(sessions, create=True) or "")
+    except redis.RedisError as exc:
+        _finish(sessions, run_id, urls, "frontier_lost")
+        raise FrontierError(f"cannot publish run {run_id} to the frontier {_without_password(frontier_url)}: {exc}") from exc
     children = _spawn(workers, worker_command or [], db, frontier_url, run_id, overrides)
     reason = "finished"
     try:

@@ -12,11 +12,14 @@ import logging
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem, NotConfigured
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crawler.frontier.state import RunFrontier, connect
+from crawler.models import Capture, Target
 from crawler.pipelines.evidence import EvidencePipeline
 from crawler.spiders.citations import CaptureItem
+from crawler.warc.runstore import FATAL_STAT
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -46,15 +49,15 @@ class FrontierPipeline(EvidencePipeline):
             self.stats.inc_value("evidence/frontier/duplicate")
             self.frontier.complete(item.url)
             raise DropItem(f"already recorded in run {self.run_id} by another worker: {item.url}") from exc
+        if self.stats.get_value(FATAL_STAT):
+            # The archive failed while committing: the capture was rolled back. The URL
+            # stays leased and goes back to the queue when this worker leaves.
+            raise DropItem(f"not recorded, the archive failed: {item.url}")
         self.frontier.complete(item.url)
         self.stats.inc_value("evidence/frontier/completed")
         return result
 
     def _recorded(self, url: str) -> bool:
-        from sqlalchemy import select
-
-        from crawler.models import Capture, Target
-
         with self.sessions() as session:
             found = session.scalar(
                 select(Capture.id).join(Target).where(Capture.run_id == self.run_id, Target.url == url)
