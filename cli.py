@@ -72,7 +72,7 @@ def _store_options(func: Any) -> Any:
         envvar="EVIDENCE_DB",
         default="evidence.db",
         show_default=True,
-        help="Database: a path or an SQLAlchemy URL [env: EVIDENCE_DB].",
+        help="Database: a path, an SQLAlchemy URL or postgresql://USER@HOST:PORT/NAME [env: EVIDENCE_DB].",
     )(func)
     return func
 
