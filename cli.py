@@ -77,6 +77,17 @@ def _store_options(func: Any) -> Any:
     return func
 
 
+def _overrides(items: tuple[str, ...]) -> dict[str, str]:
+    """``-s NAME=VALUE`` options as settings."""
+    settings = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
+        settings[name] = value
+    return settings
+
+
 def _format_option(func: Any) -> Any:
     func = click.option("--json", "fmt", flag_value="json", help="Print JSON.")(func)
     func = click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")(func)
@@ -172,11 +183,7 @@ def crawl(
         settings["ROBOTSTXT_OBEY"] = True
     if allow_private:
         settings["EVIDENCE_ALLOW_PRIVATE"] = True
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
-        settings[name] = value
+    settings.update(_overrides(overrides))
     if quiet:
         settings["EVIDENCE_PROGRESS_ENABLED"] = False
     # Notifier settings (the SMTP password) stay out of the crawl and its log.
@@ -274,11 +281,7 @@ def worker(
         "EVIDENCE_ARCHIVE_DIR": str(Path(archive).resolve()),
         "LOG_LEVEL": logging.getLevelName(_log_level(verbose, False)),
     }
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
-        settings[name] = value
+    settings.update(_overrides(overrides))
     try:
         name = clean_id(worker_id) if worker_id else default_worker_id()
         result = run_worker(db, frontier, name, settings, run_id=run_id, wait=wait)
