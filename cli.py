@@ -28,7 +28,8 @@ Exit codes:
   0  done, nothing new to report
   1  news: evidence changed, moved, gone or restored since the previous run
   2  usage or input error (bad option, unreadable document, unknown URL, no database)
-  3  operational failure (database locked or damaged, archive unwritable, run incomplete)
+  3  operational failure (database locked or damaged, archive unwritable, run incomplete,
+     frontier (Redis) unreachable)
   4  another crawl holds this database; this one stopped without touching it"""
 
 
@@ -36,7 +37,7 @@ class EvidenceFailure(click.ClickException):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         # click declares exit_code on the class; each failure here carries its own.
-        self.exit_code = exit_code  # type: ignore[misc]
+        self.exit_code = exit_code  # type: ignore[misc,unused-ignore]
 
 
 def _fail(exc: EvidenceError) -> EvidenceFailure:
@@ -71,9 +72,20 @@ def _store_options(func: Any) -> Any:
         envvar="EVIDENCE_DB",
         default="evidence.db",
         show_default=True,
-        help="Database: a path or an SQLAlchemy URL [env: EVIDENCE_DB].",
+        help="Database: a path, an SQLAlchemy URL or postgresql://USER@HOST:PORT/NAME [env: EVIDENCE_DB].",
     )(func)
     return func
+
+
+def _overrides(items: tuple[str, ...]) -> dict[str, str]:
+    """``-s NAME=VALUE`` options as settings."""
+    settings = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
+        settings[name] = value
+    return settings
 
 
 def _format_option(func: Any) -> Any:
@@ -115,6 +127,14 @@ def cli() -> None:
     "--notify-email", "emails", multiple=True, metavar="ADDR", envvar="EVIDENCE_NOTIFY_EMAIL",
     help="E-mail the news to ADDR through EVIDENCE_SMTP_HOST, only when there is news [env: EVIDENCE_NOTIFY_EMAIL].",
 )
+@click.option(
+    "--frontier", metavar="redis://HOST:PORT/N", envvar="EVIDENCE_FRONTIER",
+    help="Hand the URLs to `evidence worker` processes through this Redis and wait for them [env: EVIDENCE_FRONTIER].",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=0), default=0,
+    help="With --frontier: also start this many `evidence worker` processes on this machine.",
+)
 def crawl(
     documents: tuple[str, ...],
     db: str,
@@ -131,11 +151,15 @@ def crawl(
     quiet: bool,
     webhooks: tuple[str, ...],
     emails: tuple[str, ...],
+    frontier: str | None,
+    workers: int,
 ) -> None:
     """Visit every URL the DOCUMENTS cite and archive what each answers.
 
     Without DOCUMENTS, every URL cited by the documents already in the database is
-    re-checked; an empty database starts with the embedded seed report.
+    re-checked; an empty database starts with the embedded seed report. With
+    --frontier the URLs are fetched by `evidence worker` processes (see "Scaling out"
+    in the README); this command waits for them and sums the run up as usual.
     """
     from crawler.citations import read_document
     from crawler.db import database_url
@@ -159,11 +183,7 @@ def crawl(
         settings["ROBOTSTXT_OBEY"] = True
     if allow_private:
         settings["EVIDENCE_ALLOW_PRIVATE"] = True
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
-        settings[name] = value
+    settings.update(_overrides(overrides))
     if quiet:
         settings["EVIDENCE_PROGRESS_ENABLED"] = False
     # Notifier settings (the SMTP password) stay out of the crawl and its log.
@@ -177,11 +197,23 @@ def crawl(
         raise _fail(exc) from exc
     for document in parsed:
         _report_problems(document.source, document.problems)
+    if frontier:
+        _needs_server_database(db)
+    elif workers:
+        raise click.UsageError("--workers starts workers for a frontier: give --frontier redis://HOST:PORT/N too")
     try:
         # Taken before the database is opened: a second run must not even create the schema.
         with run_lock(db) as lock:
             sessions = _open(db, create=True)
-            summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
+            if frontier:
+                from crawler.frontier.coordinator import progress_stream, run_coordinated
+
+                summary = run_coordinated(
+                    sessions, database_url(db), parsed, settings, frontier, locked=lock is not None, progress=progress_stream(quiet),
+                    workers=workers, worker_command=[sys.executable, str(Path(__file__).resolve())], db=db,
+                )
+            else:
+                summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
     except RunLocked as exc:
         raise EvidenceFailure(str(exc), EXIT_LOCKED) from exc
     except EvidenceError as exc:
@@ -206,6 +238,56 @@ def crawl(
         )
         sys.exit(EXIT_FAILURE)
     sys.exit(EXIT_NEWS if summary.evidence_news else EXIT_OK)
+
+
+def _needs_server_database(db: str) -> None:
+    from crawler.db import sqlite_file
+
+    if sqlite_file(db) is not None:
+        raise click.UsageError(
+            "workers share one database server: give --db postgresql://USER@HOST/NAME (an SQLite file serves one machine's crawl)"
+        )
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@_store_options
+@click.option(
+    "--frontier", required=True, metavar="redis://HOST:PORT/N", envvar="EVIDENCE_FRONTIER",
+    help="The Redis the coordinator (`evidence crawl --frontier`) published the run to [env: EVIDENCE_FRONTIER].",
+)
+@click.option("--worker-id", help="Name in this worker's WARC files and leases [default: HOST_PID].")
+@click.option("--run", "run_id", type=click.IntRange(min=1), help="Work on this run [default: the frontier's current run].")
+@click.option(
+    "--wait", type=click.FloatRange(min=0), help="Seconds to wait for a run to start before giving up [default: wait until one does]."
+)
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a Scrapy or EVIDENCE_* setting.")
+@click.option("-v", "--verbose", count=True, help="More log detail on stderr (-v, -vv).")
+def worker(
+    db: str, archive: str, frontier: str, worker_id: str | None, run_id: int | None, wait: float | None,
+    overrides: tuple[str, ...], verbose: int,
+) -> None:
+    """Fetch URLs of a run from the shared frontier until the run is over.
+
+    Crawl settings (timeout, user agent, body cap...) come from the coordinator; the
+    archive folder is this worker's own. Exit 0 when the run is over, 3 when this
+    worker had to stop (its URLs go to the other workers).
+    """
+    from crawler.frontier.state import default_worker_id
+    from crawler.frontier.state import worker_id as clean_id
+    from crawler.frontier.worker import run_worker
+
+    _needs_server_database(db)
+    settings: dict[str, Any] = {
+        "EVIDENCE_ARCHIVE_DIR": str(Path(archive).resolve()),
+        "LOG_LEVEL": logging.getLevelName(_log_level(verbose, False)),
+    }
+    settings.update(_overrides(overrides))
+    try:
+        name = clean_id(worker_id) if worker_id else default_worker_id()
+        result = run_worker(db, frontier, name, settings, run_id=run_id, wait=wait)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"worker {result.worker}: run {result.run_id} {result.run_state}, {result.recorded} URLs recorded by this worker")
 
 
 def _citing(document: Any) -> Any:
@@ -586,6 +668,54 @@ def annotate(document: str, db: str, archive: str, output: str) -> None:
     click.echo(f"wrote {done.output}: {done.links} links annotated, archived copies in {done.files}/")
     for url in done.unarchived:
         click.echo(f"Warning: {url} is cited but has no archived copy of the page; not annotated", err=True)
+
+
+@cli.group(epilog=EXIT_CODES_HELP)
+def db() -> None:
+    """The database's schema: which migration it is at, and bringing it to this release's."""
+
+
+@db.command(name="current", epilog=EXIT_CODES_HELP)
+@_store_options
+def db_current(db: str, archive: str) -> None:
+    """Print the schema revision of the database (every command upgrades it when it opens it)."""
+    from crawler.db import open_engine
+    from crawler.migrate import current_revision, head_revision
+
+    try:
+        engine = open_engine(db, create=False)
+        revision = current_revision(engine)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    head = head_revision()
+    state = "(head)" if revision == head else f"(this evidence writes {head}; `evidence db upgrade` migrates)"
+    click.echo(f"{_database_name(db)}: revision {revision or 'none (from before migrations)'} {state}")
+
+
+@db.command(name="upgrade", epilog=EXIT_CODES_HELP)
+@_store_options
+def db_upgrade(db: str, archive: str) -> None:
+    """Create the database, or migrate it to this release's schema."""
+    from sqlalchemy import inspect
+
+    from crawler.db import open_engine
+    from crawler.migrate import current_revision, head_revision
+
+    try:
+        engine = open_engine(db, create=True)
+        empty = not inspect(engine).get_table_names()
+        before = current_revision(engine)
+    except EvidenceError as exc:
+        raise _fail(exc) from exc
+    _open(db, create=True)
+    head = head_revision()
+    name = _database_name(db)
+    if empty:
+        click.echo(f"{name}: created at revision {head}")
+    elif before == head:
+        click.echo(f"{name}: already at revision {head} (head)")
+    else:
+        click.echo(f"{name}: migrated from revision {before or 'none (from before migrations)'} to {head}")
 
 
 def _database_name(db: str) -> str:

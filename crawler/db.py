@@ -6,21 +6,27 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler import __version__
 from crawler.exceptions import DatabaseError, DatabaseMissing
-from crawler.models import SCHEMA_VERSION, Base, Meta
+from crawler.migrate import prepare_schema
 
 BUSY_TIMEOUT_MS = 10_000
 
 
 def database_url(value: str) -> str:
-    """Accept a plain path (``evidence.db``) as well as an SQLAlchemy URL."""
+    """Accept a plain path (``evidence.db``) as well as an SQLAlchemy URL.
+
+    ``postgresql://`` (as libpq and every PostgreSQL tool write it) means psycopg 3,
+    the driver evidence installs; SQLAlchemy alone would look for psycopg2.
+    """
     if "://" in value:
+        scheme, _, rest = value.partition("://")
+        if scheme in ("postgresql", "postgres"):
+            return "postgresql+psycopg://" + rest
         return value
     return "sqlite:///" + str(Path(value).expanduser().resolve())
 
@@ -48,12 +54,8 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def open_database(value: str, *, create: bool) -> sessionmaker[Session]:
-    """Return a session factory for the database at ``value``.
-
-    With ``create`` the schema is made if absent; without it a missing database is
-    an error, so read-only commands never leave an empty file behind.
-    """
+def open_engine(value: str, *, create: bool) -> Engine:
+    """An engine for the database at ``value``, its schema not yet checked."""
     url = database_url(value)
     path = _sqlite_path(url)
     if path is not None:
@@ -64,15 +66,32 @@ def open_database(value: str, *, create: bool) -> sessionmaker[Session]:
         if not path.parent.is_dir():
             raise DatabaseError(f"cannot create the database {path}: folder {path.parent} does not exist")
     try:
-        engine = create_engine(url)
+        # pool_pre_ping: a worker outlives server restarts and idle-connection reapers.
+        engine = create_engine(url, pool_pre_ping=path is None)
     except (ArgumentError, ImportError, ValueError) as exc:
-        raise DatabaseError(f"cannot use database URL {value!r}: {exc}") from exc
+        raise DatabaseError(f"cannot use database URL {_shown(value)!r}: {exc}") from exc
     event.listen(engine, "connect", _on_connect)
+    return engine
+
+
+def open_database(value: str, *, create: bool) -> sessionmaker[Session]:
+    """Return a session factory for the database at ``value``.
+
+    With ``create`` the schema is made if absent; without it a missing database is
+    an error, so read-only commands never leave an empty file behind. Either way the
+    schema is brought to this build's newest migration (``crawler/migrate.py``).
+    """
+    engine = open_engine(value, create=create)
     try:
-        _prepare(engine, create=create)
+        prepare_schema(engine, create=create)
     except SQLAlchemyError as exc:
-        raise DatabaseError(describe_failure(value, exc)) from exc
+        raise DatabaseError(describe_failure(_shown(value), exc)) from exc
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _shown(value: str) -> str:
+    """The database as messages show it: a URL without its password."""
+    return make_url(value).render_as_string(hide_password=True) if "://" in value else value
 
 
 def describe_failure(value: str | None, exc: SQLAlchemyError) -> str:
@@ -88,30 +107,8 @@ def describe_failure(value: str | None, exc: SQLAlchemyError) -> str:
         )
     if "no such column" in detail or "no such table" in detail:
         return f"{name} was written by another version of evidence ({detail}); use the matching release or a new --db"
+    if isinstance(exc, OperationalError) and value and "://" in value and not value.startswith("sqlite"):
+        return f"cannot use {name}: {detail}; check that the server runs and the URL (host, port, user, database name)"
     if isinstance(exc, OperationalError):
         return f"cannot use {name}: {detail}; check the path and its permissions"
     return f"{name} failed: {detail}"
-
-
-def _prepare(engine: Engine, *, create: bool) -> None:
-    tables = set(inspect(engine).get_table_names())
-    if not tables:
-        if not create:
-            raise DatabaseMissing(f"database {engine.url} holds no evidence tables; run `evidence crawl` first")
-        Base.metadata.create_all(engine)
-        with Session(engine) as session, session.begin():
-            session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-            session.add(Meta(key="created_by", value=f"evidence/{__version__}"))
-        return
-    if "meta" not in tables:
-        raise DatabaseError(f"database {engine.url} is not an evidence database (no meta table)")
-    with Session(engine) as session:
-        version = session.scalar(select(Meta.value).where(Meta.key == "schema_version"))
-    if version != str(SCHEMA_VERSION):
-        raise DatabaseError(
-            f"database {engine.url} has schema version {version}, this evidence {__version__} "
-            f"reads version {SCHEMA_VERSION}; use a matching evidence release"
-        )
-    if set(Base.metadata.tables) - tables:
-        # Tables added within schema version 1 (acks): created on first use, nothing else is touched.
-        Base.metadata.create_all(engine)

@@ -40,3 +40,7 @@ class ReportError(EvidenceError):
 
 class RunFailed(EvidenceError):
     """A crawl had to stop: what it recorded before stopping is kept and consistent."""
+
+
+class FrontierError(EvidenceError):
+    """The shared frontier (Redis) cannot be reached or does not hold the run asked for."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SCHEMA_VERSION = 1
@@ -90,6 +90,8 @@ class Run(Base):
 
 
 class Capture(Base):
+    # One capture per target and run: the unique key is what keeps two workers that
+    # both fetched a URL (one presumed dead, say) from counting it twice.
     __tablename__ = "captures"
     __table_args__ = (
         UniqueConstraint("run_id", "target_id"),
@@ -106,7 +108,7 @@ class Capture(Base):
     final_url: Mapped[str | None] = mapped_column(Text)
     redirect_chain: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
     content_type: Mapped[str | None] = mapped_column(Text)
-    content_length: Mapped[int | None]
+    content_length: Mapped[int | None] = mapped_column(BigInteger)
     payload_digest: Mapped[str | None] = mapped_column(String(80))
     # What the page means (see crawler/verdicts/fingerprint.py): ``text:sha256:...`` or ``bytes:sha256:...``
     fingerprint: Mapped[str | None] = mapped_column(String(80))
@@ -122,11 +124,11 @@ class Capture(Base):
     error: Mapped[str | None] = mapped_column(Text)
     # The final response record: where `show` reads the snapshot from.
     warc_filename: Mapped[str | None] = mapped_column(String(255))
-    warc_offset: Mapped[int | None]
-    warc_length: Mapped[int | None]
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    warc_length: Mapped[int | None] = mapped_column(BigInteger)
     # Where the payload bytes are: the final response itself, or the original a revisit names.
     payload_filename: Mapped[str | None] = mapped_column(String(255))
-    payload_offset: Mapped[int | None]
+    payload_offset: Mapped[int | None] = mapped_column(BigInteger)
     run: Mapped[Run] = relationship(back_populates="captures")
     target: Mapped[Target] = relationship()
     records: Mapped[list[Record]] = relationship(
@@ -146,7 +148,7 @@ class WarcFile(Base):
     __tablename__ = "warc_files"
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64))
-    size: Mapped[int]
+    size: Mapped[int] = mapped_column(BigInteger)
     closed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -185,8 +187,8 @@ class Record(Base):
     payload_digest: Mapped[str | None] = mapped_column(String(80))
     truncated: Mapped[str | None] = mapped_column(String(16))
     filename: Mapped[str] = mapped_column(String(255))
-    offset: Mapped[int]
-    length: Mapped[int]
+    offset: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(BigInteger)
     capture: Mapped[Capture | None] = relationship(back_populates="records")
     probe: Mapped[Probe | None] = relationship(back_populates="records")
 

@@ -60,6 +60,30 @@ EVIDENCE_PROGRESS_ENABLED = True
 #: Seconds between two progress lines.
 EVIDENCE_PROGRESS_INTERVAL = 1.0
 
+# --- several workers (``evidence crawl --frontier``, ``evidence worker``) -------------
+# Workers commit each capture on its own, whatever EVIDENCE_DB_BATCH_SIZE says: a URL is
+# marked done on the frontier only once its row is committed.
+
+#: The shared frontier, ``redis://HOST:PORT/N`` (``--frontier``, ``EVIDENCE_FRONTIER``).
+#: Set by the command line; empty for a local crawl.
+EVIDENCE_FRONTIER_URL = ""
+#: This worker's id (``evidence worker --worker-id``): in its WARC file names and leases.
+EVIDENCE_FRONTIER_WORKER_ID = ""
+#: Seconds without a heartbeat after which a worker counts as dead and the URLs it was
+#: fetching are put back on the queue for the others. Longer than any pause of a live
+#: worker; a URL fetched twice is still recorded once.
+EVIDENCE_FRONTIER_LEASE = 30.0
+#: Seconds between two heartbeats of a worker; it also re-queues dead workers' URLs and
+#: looks for new work this often.
+EVIDENCE_FRONTIER_HEARTBEAT = 1.0
+#: Seconds between two requests to one host, counted across all workers (Scrapy's own
+#: delay and per-domain concurrency apply per worker). 0 switches the shared delay off.
+EVIDENCE_FRONTIER_HOST_DELAY = 1.0
+#: URLs a worker takes from the queue while its downloader is busy with this many
+#: (redirects and retries of URLs it holds do not count). More keeps a worker busy on
+#: many slow hosts; fewer shares a short run fairly among workers. 0: no limit.
+EVIDENCE_FRONTIER_PREFETCH = 8
+
 # --- notifications (``evidence crawl --notify-email ADDR``) ---------------------------
 # Each of these may also be given as an environment variable of the same name, which
 # ``-s NAME=VALUE`` overrides. Keep the password in the environment: a ``-s`` value is

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.mockserver import MockServer
+from tests.servers import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DIR = ROOT.parent / "shared" / "seed"
@@ -23,6 +24,8 @@ FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "RETRY_TIMES=1", "--timeout", 
 @dataclass
 class Workspace:
     path: Path
+    #: A database server's URL (postgresql://...) used instead of the SQLite file.
+    db_url: str | None = None
 
     @property
     def db(self) -> Path:
@@ -35,7 +38,7 @@ class Workspace:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_") and "proxy" not in k.lower()}
         # The scripted sites live on 127.0.0.1, which evidence refuses by default.
-        env.update(EVIDENCE_DB=str(self.db), EVIDENCE_ARCHIVE=str(self.archive), EVIDENCE_ALLOW_PRIVATE="1", **extra)
+        env.update(EVIDENCE_DB=self.db_url or str(self.db), EVIDENCE_ARCHIVE=str(self.archive), EVIDENCE_ALLOW_PRIVATE="1", **extra)
         return env
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -73,3 +76,18 @@ def seed_text() -> str:
     if not path.exists():
         pytest.skip(f"the seed report is not beside the project ({path}); it is only there where CI runs")
     return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session; each test takes a database of its own."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()

@@ -48,11 +48,14 @@ class State:
     def __init__(self) -> None:
         self.version = 1
         self.hits: dict[str, int] = {}
+        #: (time.time(), path) of every request, in arrival order
+        self.log: list[tuple[float, str]] = []
         self.lock = threading.Lock()
 
     def hit(self, path: str) -> int:
         with self.lock:
             self.hits[path] = self.hits.get(path, 0) + 1
+            self.log.append((time.time(), path))
             return self.hits[path]
 
 
@@ -91,6 +94,9 @@ class Handler(BaseHTTPRequestHandler):
         path, query = url.path, parse_qs(url.query, keep_blank_values=True)
         if path == "/_control/hits":
             self.send(200, json.dumps(STATE.hits).encode(), [("Content-Type", "application/json")])
+            return
+        if path == "/_control/log":
+            self.send(200, json.dumps(STATE.log).encode(), [("Content-Type", "application/json")])
             return
         count = STATE.hit(path)
         version = STATE.version
@@ -591,6 +597,12 @@ class MockServer:
         response = requests.get(self.url("/_control/hits"), timeout=5, verify=False)
         response.raise_for_status()
         return dict(response.json())
+
+    def log(self) -> list[tuple[float, str]]:
+        """When each path was asked for (server clock), in arrival order."""
+        response = requests.get(self.url("/_control/log"), timeout=5, verify=False)
+        response.raise_for_status()
+        return [(float(when), str(path)) for when, path in response.json()]
 
     def set_version(self, version: int) -> None:
         requests.post(self.url(f"/_control/version/{version}"), timeout=5, verify=False).raise_for_status()

@@ -70,24 +70,27 @@ class CitationSpider(scrapy.Spider):
         self._probes: dict[str, asyncio.Future[Fetched]] = {}
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        conditional = self.settings.getbool("EVIDENCE_CONDITIONAL_REQUESTS")
         for url in self.targets:
-            # Each cited URL is fetched as a fresh visitor: a cookie jar of its own, kept
-            # through its redirects and retries, so no capture depends on which page of
-            # the same site happened to be fetched before it.
-            meta: dict[str, Any] = {TARGET_META_KEY: url, "cookiejar": url}
-            headers = self._validators(url) if conditional else {}
-            if headers:
-                meta[CONDITIONAL_META_KEY] = True
-            yield scrapy.Request(
-                url,
-                callback=self.parse,
-                errback=self.failed,
-                headers=headers,
-                # Re-checks must fetch every time; the spider already de-duplicates.
-                dont_filter=True,
-                meta=meta,
-            )
+            yield self.request_for(url)
+
+    def request_for(self, url: str) -> scrapy.Request:
+        """The request that checks one cited URL (also built by frontier workers)."""
+        # Each cited URL is fetched as a fresh visitor: a cookie jar of its own, kept
+        # through its redirects and retries, so no capture depends on which page of
+        # the same site happened to be fetched before it.
+        meta: dict[str, Any] = {TARGET_META_KEY: url, "cookiejar": url}
+        headers = self._validators(url) if self.settings.getbool("EVIDENCE_CONDITIONAL_REQUESTS") else {}
+        if headers:
+            meta[CONDITIONAL_META_KEY] = True
+        return scrapy.Request(
+            url,
+            callback=self.parse,
+            errback=self.failed,
+            headers=headers,
+            # Re-checks must fetch every time; the spider already de-duplicates.
+            dont_filter=True,
+            meta=meta,
+        )
 
     def _validators(self, url: str) -> dict[str, str]:
         """Conditional-request headers from the URL's last archived response, if it had any."""

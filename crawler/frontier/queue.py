@@ -1,0 +1,35 @@
+"""The scrapy-redis queue of a run's URLs, where popping a URL leases it to the worker.
+
+Entries are the cited URLs themselves, not pickled requests: the worker builds each
+request as a local crawl would (``CitationSpider.request_for``), with the conditional
+validators of its own database read, so the queue holds nothing a worker must trust.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy import Request
+from scrapy_redis.queue import FifoQueue
+
+from crawler.frontier.state import RunFrontier
+from crawler.spiders.citations import TARGET_META_KEY
+
+
+class LeasedQueue(FifoQueue):  # type: ignore[misc]
+    def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None) -> None:
+        super().__init__(server, spider, key, serializer)
+        settings = spider.settings
+        self.frontier = RunFrontier(server, settings.getint("EVIDENCE_RUN_ID"))
+        self.worker = settings.get("EVIDENCE_FRONTIER_WORKER_ID")
+
+    def _encode_request(self, request: Request) -> bytes:
+        return str(request.meta.get(TARGET_META_KEY, request.url)).encode("utf-8")
+
+    def _decode_request(self, encoded_request: bytes) -> Request:
+        request: Request = self.spider.request_for(encoded_request.decode("utf-8"))
+        return request
+
+    def pop(self, timeout: int = 0) -> Request | None:
+        url = self.frontier.lease(self.worker)
+        return None if url is None else self._decode_request(url.encode("utf-8"))

@@ -1,0 +1,120 @@
+"""The evidence schema under Alembic, the same on SQLite and PostgreSQL.
+
+Opening a database brings it to the newest revision this build knows
+(``crawler/migrations/versions``), so an installed ``evidence`` migrates without the
+source tree. A database created before migrations existed (``meta.schema_version = 1``
+and no ``alembic_version`` table) holds revision 0001's schema: its tables are checked
+and it is stamped 0001. A revision this build does not know was written by a newer
+evidence, and is refused rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, inspect, select, text
+from sqlalchemy.orm import Session
+
+from crawler import __version__
+from crawler.exceptions import DatabaseError, DatabaseMissing
+from crawler.models import SCHEMA_VERSION, Base, Meta
+
+# Alembic says "Context impl ..." on every open: not news, even at -v.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+
+# The revision that databases without an alembic_version table hold.
+LEGACY_REVISION = "0001"
+# Any 64-bit number, the same in every evidence process: two workers opening a fresh
+# PostgreSQL database at once take turns instead of both creating the tables.
+MIGRATION_LOCK_KEY = 0x65766964656E6365  # "evidence"
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "crawler:migrations")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None  # the package ships at least revision 0001
+    return str(head)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: not under migrations yet)."""
+    with engine.connect() as connection:
+        revision = MigrationContext.configure(connection).get_current_revision()
+    return None if revision is None else str(revision)
+
+
+def prepare_schema(engine: Engine, *, create: bool) -> None:
+    """Create, stamp or upgrade the schema of ``engine``'s database, all in one transaction."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        tables = set(inspect(connection).get_table_names())
+        config = _config(connection)
+        if not tables - {"alembic_version"}:
+            if not create:
+                raise DatabaseMissing(f"database {_name(engine)} holds no evidence tables; run `evidence crawl` first")
+            command.upgrade(config, "head")
+            with Session(bind=connection) as session:
+                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+                session.add(Meta(key="created_by", value=f"evidence/{__version__}"))
+                session.flush()
+            return
+        if "meta" not in tables:
+            raise DatabaseError(f"database {_name(engine)} is not an evidence database (no meta table)")
+        current = MigrationContext.configure(connection).get_current_revision()
+        if current is None:
+            _adopt_legacy(connection, tables, engine)
+            command.stamp(config, LEGACY_REVISION)
+            current = LEGACY_REVISION
+        script = ScriptDirectory.from_config(config)
+        known = {revision.revision for revision in script.walk_revisions()}
+        if current not in known:
+            raise DatabaseError(
+                f"database {_name(engine)} is at schema revision {current}, written by a newer evidence; "
+                f"this evidence {__version__} knows revisions up to {script.get_current_head()}: "
+                "use a matching evidence release"
+            )
+        if current != script.get_current_head():
+            command.upgrade(config, "head")
+
+
+def _adopt_legacy(connection: Connection, tables: set[str], engine: Engine) -> None:
+    """Check that a database from before migrations holds revision 0001's tables."""
+    with Session(bind=connection) as session:
+        version = session.scalar(select(Meta.value).where(Meta.key == "schema_version"))
+    if version != str(SCHEMA_VERSION):
+        raise DatabaseError(
+            f"database {_name(engine)} has schema version {version}, this evidence {__version__} "
+            f"reads version {SCHEMA_VERSION}; use a matching evidence release"
+        )
+    inspector = inspect(connection)
+    for table in Base.metadata.sorted_tables:
+        if table.name not in tables:
+            # acks arrived within schema version 1 and was created on first use.
+            if table.name == "acks":
+                table.create(connection)
+                continue
+            raise DatabaseError(f"database {_name(engine)} lacks the table {table.name}; it was not written by evidence 0.1")
+        have = {column["name"] for column in inspector.get_columns(table.name)}
+        want = {column.name for column in table.columns}
+        if have != want:
+            raise DatabaseError(
+                f"database {_name(engine)} has other columns in {table.name} than evidence 0.1 wrote "
+                f"({', '.join(sorted(have ^ want))}); use the evidence release that wrote it"
+            )
+
+
+def _name(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+

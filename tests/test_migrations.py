@@ -1,0 +1,103 @@
+"""The schema is managed by Alembic on SQLite and PostgreSQL alike: migrated databases
+equal what ``crawler/models.py`` declares, databases from before migrations are adopted,
+and a revision from a newer evidence is refused with a clear line."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session
+
+from crawler.db import database_url, open_database
+from crawler.migrate import current_revision, head_revision
+from crawler.models import SCHEMA_VERSION, Base, Meta
+from tests.conftest import Workspace
+from tests.servers import PostgresServer
+
+
+def schema_differences(engine: Engine) -> list[object]:
+    with engine.connect() as connection:
+        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+
+def test_a_new_sqlite_database_is_migrated_to_exactly_the_models(tmp_path):
+    sessions = open_database(str(tmp_path / "new.db"), create=True)
+    engine = sessions.kw["bind"]
+    assert current_revision(engine) == head_revision()
+    assert schema_differences(engine) == []
+
+
+def test_a_new_postgresql_database_is_migrated_to_exactly_the_models(postgres: PostgresServer):
+    url = postgres.create_database()
+    sessions = open_database(url, create=True)
+    engine = sessions.kw["bind"]
+    assert engine.dialect.name == "postgresql" and engine.driver == "psycopg"
+    assert current_revision(engine) == head_revision()
+    assert schema_differences(engine) == []
+    with sessions() as session:
+        assert session.get_one(Meta, "schema_version").value == str(SCHEMA_VERSION)
+    # Opening it again changes nothing.
+    open_database(url, create=False)
+    assert current_revision(engine) == head_revision()
+
+
+def test_a_database_from_before_migrations_is_adopted(tmp_path):
+    path = tmp_path / "old.db"
+    # What evidence 0.1 made: create_all, a meta row, no alembic_version, no acks yet.
+    engine = create_engine(database_url(str(path)))
+    Base.metadata.create_all(engine, tables=[t for t in Base.metadata.sorted_tables if t.name != "acks"])
+    with Session(engine) as session, session.begin():
+        session.add(Meta(key="schema_version", value="1"))
+    engine.dispose()
+    sessions = open_database(str(path), create=False)
+    assert current_revision(sessions.kw["bind"]) == "0001"
+    with sqlite3.connect(path) as connection:
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"acks", "alembic_version", "captures"} <= tables
+
+
+def test_a_database_with_foreign_columns_is_not_adopted(tmp_path):
+    path = tmp_path / "odd.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        connection.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        connection.execute("CREATE TABLE documents (id INTEGER PRIMARY KEY, name TEXT)")
+    workspace = Workspace(tmp_path)
+    result = workspace.run("status", "--db", str(path))
+    assert result.returncode == 3
+    assert "lacks the table" in result.stderr or "other columns" in result.stderr
+
+
+def test_a_newer_revision_is_refused_with_one_line(tmp_path):
+    workspace = Workspace(tmp_path)
+    open_database(str(workspace.db), create=True)
+    with sqlite3.connect(workspace.db) as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    result = workspace.run("status")
+    assert result.returncode == 3
+    assert result.stderr.startswith("Error: database ") and "9999" in result.stderr and "newer evidence" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_db_commands_show_and_upgrade_the_revision(tmp_path):
+    workspace = Workspace(tmp_path)
+    upgraded = workspace.run("db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.strip() == f"{workspace.db}: created at revision {head_revision()}"
+    current = workspace.run("db", "current")
+    assert current.returncode == 0
+    assert current.stdout.strip() == f"{workspace.db}: revision {head_revision()} (head)"
+    again = workspace.run("db", "upgrade")
+    assert again.stdout.strip() == f"{workspace.db}: already at revision {head_revision()} (head)"
+
+
+@pytest.mark.parametrize("url", ["postgresql://nobody@127.0.0.1:1/none"])
+def test_an_unreachable_server_is_one_line(tmp_path, url):
+    result = Workspace(tmp_path).run("status", "--db", url)
+    assert result.returncode == 3
+    assert "check that the server runs" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
