@@ -230,7 +230,11 @@ class RunFrontier:
     def worker_state(self) -> str | None:
         """The run's state as a worker should act on it: ``finished`` as soon as every URL
         is done, even if the coordinator that would say so is gone."""
-        state, done, total = self.client.pipeline().get(self.state_key).scard(self.done_key).get(self.total_key).execute()
+        pipe = self.client.pipeline()
+        pipe.get(self.state_key)
+        pipe.scard(self.done_key)
+        pipe.get(self.total_key)
+        state, done, total = pipe.execute()
         if state == b"running" and total is not None and int(done) >= int(total):
             return "finished"
         return None if state is None else cast(bytes, state).decode()
@@ -244,12 +248,19 @@ class RunFrontier:
 
     def takeable(self) -> int:
         """URLs a worker could take now: the queue's length while the run is running."""
-        queued, state = self.client.pipeline().llen(self.queue_key).get(self.state_key).execute()
+        pipe = self.client.pipeline()
+        pipe.llen(self.queue_key)
+        pipe.get(self.state_key)
+        queued, state = pipe.execute()
         return int(queued) if state == b"running" else 0
 
     def progress(self) -> Progress:
         pipe = self.client.pipeline()
-        pipe.get(self.total_key).scard(self.done_key).hlen(self.inflight_key).llen(self.queue_key).get(self.state_key)
+        pipe.get(self.total_key)
+        pipe.scard(self.done_key)
+        pipe.hlen(self.inflight_key)
+        pipe.llen(self.queue_key)
+        pipe.get(self.state_key)
         pipe.hvals(self.inflight_key)
         total, done, inflight, queued, state, holders = pipe.execute()
         return Progress(
