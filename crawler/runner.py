@@ -247,22 +247,29 @@ def _finish(
 ) -> RunSummary:
     with sessions() as session, session.begin():
         run = session.get_one(Run, run_id)
+        # Columns, not objects, and the previous states in one query: a 10,000-URL run
+        # loaded every capture with its JSON columns and asked once per URL (80 MB, 5 s).
         captures = session.execute(
-            select(Capture, Target.url).join(Target).where(Capture.run_id == run_id).order_by(Capture.target_id)
+            select(Capture.id, Capture.target_id, Capture.state, Capture.reason, Target.url)
+            .join(Target)
+            .where(Capture.run_id == run_id)
+            .order_by(Capture.target_id)
         ).all()
+        newest = func.row_number().over(partition_by=Capture.target_id, order_by=Capture.run_id.desc()).label("n")
+        earlier = select(Capture.target_id, Capture.state, newest).where(Capture.run_id < run_id).subquery()
+        previous_states: dict[int, str] = {
+            target_id: state
+            for target_id, state in session.execute(select(earlier.c.target_id, earlier.c.state).where(earlier.c.n == 1))
+        }
         summary = RunSummary(run_id=run_id, status="", targets=len(urls), captured=len(captures))
-        for capture, url in captures:
-            summary.states[capture.state] += 1
-            previous_state = session.scalar(
-                select(Capture.state)
-                .where(Capture.target_id == capture.target_id, Capture.run_id < run_id)
-                .order_by(Capture.run_id.desc())
-                .limit(1)
-            )
-            kind = news_kind(capture.state, capture.reason, previous_state)
+        for capture_id, target_id, state, reason, url in captures:
+            summary.states[state] += 1
+            previous_state = previous_states.get(target_id)
+            kind = news_kind(state, reason, previous_state)
             if kind is None:
                 continue
-            item = News(url, kind, capture.state, capture.reason, previous_state, _cited_in(session, capture.target_id))
+            item = News(url, kind, state, reason, previous_state, _cited_in(session, target_id))
+            capture = session.get_one(Capture, capture_id)
             (summary.acknowledged if is_acknowledged(session, capture) else summary.news).append(item)
         complete = finish_reason == "finished" and summary.missing == 0
         run.status = summary.status = "finished" if complete else "interrupted"
