@@ -248,6 +248,7 @@ def main() -> None:
     print(f"corpus: {built.bytes_total / 2**20:.0f} MiB on disk in {work}\n")
 
     summary: dict[str, dict[str, Result]] = {}
+    raw: dict[str, dict[str, list[dict[str, object]]]] = {}
     for shape in options.shapes.split(","):
         latency = options.latency_ms if shape == "latency" else 0
         sample = urls if shape == "zero" else urls[: options.wget_sample]
@@ -274,6 +275,8 @@ def main() -> None:
             rounds["evidence"][-1].counts = check_evidence(work, wanted)
             rounds["floor"][-1].counts = count_records(work / "floor", wanted)
             rounds[f"wget x{options.concurrency}"][-1].counts = count_records(work / f"wget{options.concurrency}", wanted)
+        raw[shape] = {name: [vars(r) for r in results] for name, results in rounds.items()}
+        (work / "results.json").write_text(json.dumps(raw, indent=1, default=str))
         medians = {name: median(results) for name, results in rounds.items()}
         # * peak RSS of a contender's processes, summed over those that run at once
         summary[shape] = medians
@@ -295,6 +298,7 @@ def main() -> None:
             print(f"    {name:<12} " + ", ".join(f"{key} {value}" for key, value in medians[name].counts.items()))
         print()
 
+    print(f"every round's figures: {work / 'results.json'}\n")
     print("targets:")
     if "latency" in summary:
         medians = summary["latency"]
