@@ -50,21 +50,25 @@ def main() -> None:
         with open(huge, "wb") as out:
             for _ in range(BIG // 2**24):
                 out.write(os.urandom(2**24))
-    urls = [f"http://127.0.0.2:{PORT}/bulk/dataset-{n}.bin" for n in range(8)] + [f"http://127.0.0.2:{PORT}/bulk/huge.bin"]
-    bulk = work / "bulk-urls.txt"
-    bulk.write_text("\n".join(urls) + "\n")
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
     with corpus.Nginx(work / "bulk-site", work / "nginx-bulk", 1, PORT, 0):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cli", "crawl", str(bulk), "--db", str(db), "--archive", str(archive),
-             "--allow-private", "-q"],
-            cwd=HERE.parent, env=env,
-        )
-        _, status, usage = os.wait4(process.pid, 0)
+        # The 1 GB body alone first, so that its peak is its own; then the 100 MB files.
+        for name, urls in (
+            ("one 1 GB body (cut at the 200 MB cap)", [f"http://127.0.0.2:{PORT}/bulk/huge.bin"]),
+            ("8 x 100 MB bodies, 2 at a time", [f"http://127.0.0.2:{PORT}/bulk/dataset-{n}.bin" for n in range(8)]),
+        ):
+            bulk = work / "bulk-urls.txt"
+            bulk.write_text("\n".join(urls) + "\n")
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cli", "crawl", str(bulk), "--db", str(db), "--archive", str(archive),
+                 "--allow-private", "-q"],
+                cwd=HERE.parent, env=env,
+            )
+            _, status, usage = os.wait4(process.pid, 0)
+            print(f"crawl of {name}: peak RSS {usage.ru_maxrss / 1024:.0f} MB "
+                  f"({usage.ru_maxrss / 1024 / 200:.2f}x the 200 MB cap), exit {os.waitstatus_to_exitcode(status)}")
     size = sum(path.stat().st_size for path in archive.rglob("*.warc*"))
     print(f"archive: {size / 2**30:.2f} GiB in {len(list(archive.rglob('*.warc*')))} files")
-    print(f"crawl of 8 x 100 MB + 1 GB (cut at the 200 MB cap): peak RSS {usage.ru_maxrss / 1024:.0f} MB "
-          f"({usage.ru_maxrss / 1024 / 200:.2f}x the cap), exit {os.waitstatus_to_exitcode(status)}")
 
     page = (work / "urls.txt").read_text().split()[-1]
     inner = (
