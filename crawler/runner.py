@@ -88,28 +88,11 @@ def run_crawl(
     documents cite. One Scrapy crawl per process: the Twisted reactor cannot restart.
     ``locked`` says the caller holds the database's run lock (``crawler/runlock.py``).
     """
-    if documents:
-        imported = [record_file(sessions, document) for document in documents]
-        urls = list(dict.fromkeys(url for item in imported for url in item.urls))
-    else:
-        if not has_documents(sessions):
-            import_seed(sessions)
-        urls = all_cited_urls(sessions)
-
+    urls = cited_urls(sessions, documents)
     settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
     _close_dead_runs(sessions, every=locked)
     _close_dead_files(sessions, Path(settings.get("EVIDENCE_ARCHIVE_DIR")))
-    with sessions() as session, session.begin():
-        run = Run(
-            software=f"evidence/{__version__}",
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            targets=len(urls),
-            settings=_recorded_settings(settings),
-        )
-        session.add(run)
-        session.flush()
-        run_id = run.id
+    run_id = start_run(sessions, urls, _recorded_settings(settings))
     settings.set("EVIDENCE_RUN_ID", run_id, priority="cmdline")
 
     _offline_public_suffixes()
@@ -126,6 +109,32 @@ def run_crawl(
         raise RunFailed(_fail_run(sessions, run_id, fatal))
 
     return _finish(sessions, run_id, urls, finish_reason)
+
+
+def cited_urls(sessions: sessionmaker[Session], documents: list[ParsedDocument]) -> list[str]:
+    """Import ``documents`` and return the URLs they cite; without documents, every URL the
+    database's documents cite (the embedded seed imported into an empty database)."""
+    if documents:
+        imported = [record_file(sessions, document) for document in documents]
+        return list(dict.fromkeys(url for item in imported for url in item.urls))
+    if not has_documents(sessions):
+        import_seed(sessions)
+    return all_cited_urls(sessions)
+
+
+def start_run(sessions: sessionmaker[Session], urls: list[str], recorded: dict[str, Any]) -> int:
+    """Record a new run over ``urls`` made with the settings ``recorded``; its id."""
+    with sessions() as session, session.begin():
+        run = Run(
+            software=f"evidence/{__version__}",
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            targets=len(urls),
+            settings=recorded,
+        )
+        session.add(run)
+        session.flush()
+        return run.id
 
 
 def _known_digests(sessions: sessionmaker[Session], urls: list[str]) -> dict[str, str]:

@@ -21,14 +21,19 @@ from typing import Any, TextIO
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler import __version__
 from crawler.citations import Document as ParsedDocument
 from crawler.exceptions import FrontierError, RunFailed
-from crawler.documents import all_cited_urls, has_documents, import_seed, record_file
 from crawler.frontier.state import Progress, RunFrontier, connect
 from crawler.frontier.worker import LOCAL_SETTINGS, database_identity
-from crawler.models import Run
-from crawler.runner import RunSummary, _close_dead_runs, _finish, _recorded_settings, build_settings
+from crawler.runner import (
+    RunSummary,
+    _close_dead_runs,
+    _finish,
+    _recorded_settings,
+    build_settings,
+    cited_urls,
+    start_run,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,29 +57,12 @@ def run_coordinated(
 ) -> RunSummary:
     """Import ``documents`` (or re-check every cited URL), hand the run to the workers, sum it up."""
     client = connect(frontier_url)
-    if documents:
-        imported = [record_file(sessions, document) for document in documents]
-        urls = list(dict.fromkeys(url for item in imported for url in item.urls))
-    else:
-        if not has_documents(sessions):
-            import_seed(sessions)
-        urls = all_cited_urls(sessions)
-
+    urls = cited_urls(sessions, documents)
     settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
     _close_dead_runs(sessions, every=locked)
-    with sessions() as session, session.begin():
-        recorded = _recorded_settings(settings)
-        recorded["EVIDENCE_FRONTIER_URL"] = _without_password(frontier_url)
-        run = Run(
-            software=f"evidence/{__version__}",
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            targets=len(urls),
-            settings=recorded,
-        )
-        session.add(run)
-        session.flush()
-        run_id = run.id
+    recorded = _recorded_settings(settings)
+    recorded["EVIDENCE_FRONTIER_URL"] = _without_password(frontier_url)
+    run_id = start_run(sessions, urls, recorded)
 
     frontier = RunFrontier(client, run_id)
     published = {name: value for name, value in overrides.items() if name not in LOCAL_SETTINGS}
