@@ -157,3 +157,43 @@ def test_each_cited_url_is_fetched_as_a_fresh_visitor(workspace: Workspace, site
     (response, _) = records_by_uri(workspace)[site.url("/echo?a=1")]
     sent = dict(json.loads(response[3])["headers"])
     assert "Cookie" not in sent
+
+
+def test_incompressible_bodies_are_stored_and_read_back_exactly(tmp_path):
+    import os
+    import random
+
+    from crawler.warc.writer import GZIP_LEVEL, WarcStore, gzip_level
+
+    rng = random.Random(5)
+    noise = bytes(rng.getrandbits(8) for _ in range(600_000))
+    prose = " ".join(rng.choice(("plan", "accion", "agua", "clima", "meta")) for _ in range(120_000)).encode()
+    # A compressible index in front of compressed data (as in some archive formats).
+    mixed = prose[:40_000] + noise
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\n\r\n"
+    assert gzip_level((b"h", head, noise, b"t")) == 0
+    assert gzip_level((b"h", head, prose, b"t")) == GZIP_LEVEL
+    assert gzip_level((b"h", head, mixed, b"t")) == GZIP_LEVEL
+    assert gzip_level((b"h", head, noise[:100_000], b"t")) == GZIP_LEVEL  # small: not worth a test
+
+    bodies = {"noise": noise, "prose": prose, "mixed": mixed}
+    with WarcStore(tmp_path) as store:
+        for name, body in bodies.items():
+            store.write([WarcRecord(
+                record_type="response",
+                target_uri=f"http://example.gob.mx/{name}",
+                date=datetime(2026, 11, 27, tzinfo=timezone.utc),
+                content_type="application/http;msgtype=response",
+                block=head,
+                tail=body,
+                payload_offset=len(head),
+            )])
+    (path,) = tmp_path.glob("*.warc.gz")
+    read = {}
+    with open(path, "rb") as stream:
+        for record in ArchiveIterator(stream):
+            if record.rec_type == "response":
+                read[record.rec_headers.get_header("WARC-Target-URI").rsplit("/", 1)[1]] = record.content_stream().read()
+    assert read == bodies
+    # The prose still shrinks: only the noise was stored as it is.
+    assert os.path.getsize(path) < len(noise) + len(mixed) + len(prose) // 4
