@@ -53,3 +53,10 @@ def test_long_prose_far_from_numbers_is_untouched_and_numbers_far_apart_are_mask
     assert masked == reference_mask(text, WHEN)
     assert "consultado el # a las # " in masked and "folio # " in masked
     assert fingerprint._digit_windows(prose) == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from("0123456789 aé\u00b2\u00bd\n\u0660\u20ac"), max_size=60))
+def test_digit_runs_are_what_the_regular_expression_finds(text: str) -> None:
+    # \u00b2 and \u00bd are Latin-1 but not decimal digits; \u0660 (Arabic-Indic zero) is one, outside Latin-1.
+    assert list(fingerprint._digit_runs(text)) == [found.span() for found in re.finditer(r"\d+", text)]
