@@ -174,6 +174,20 @@ DOWNLOADER_MIDDLEWARES = {
     # Bodies stay encoded: they are archived, not parsed, and this keeps
     # decompression bombs out of memory.
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    # No allowed_domains and no http_user: each would only look at every request.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+}
+# Each spider middleware wraps every callback's output in another async iterator; these
+# have nothing to do here: every status reaches the spider anyway (HTTPERROR_ALLOW_ALL),
+# and the spider yields items only (it never follows links, and fetches its soft-404
+# probes through the engine), so there are no requests of its own to police or refer.
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": None,
+    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
 ITEM_PIPELINES = {"crawler.pipelines.evidence.EvidencePipeline": 300}
 EXTENSIONS = {
