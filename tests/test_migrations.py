@@ -24,6 +24,30 @@ def schema_differences(engine: Engine) -> list[object]:
         return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
 
 
+def migrate_from_nothing(engine: Engine) -> None:
+    """Every migration script, in order, on an empty database (a new database is instead
+    made with the models' create_all and stamped, so this is what holds the two equal)."""
+    from alembic import command
+
+    from crawler.migrate import _config
+
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "head")
+
+
+def test_the_migrations_alone_build_exactly_the_models_on_sqlite(tmp_path):
+    engine = create_engine(database_url(str(tmp_path / "migrated.db")))
+    migrate_from_nothing(engine)
+    assert current_revision(engine) == head_revision()
+    assert schema_differences(engine) == []
+
+
+def test_the_migrations_alone_build_exactly_the_models_on_postgresql(postgres: PostgresServer):
+    engine = create_engine(postgres.create_database())
+    migrate_from_nothing(engine)
+    assert schema_differences(engine) == []
+
+
 def test_a_new_sqlite_database_is_migrated_to_exactly_the_models(tmp_path):
     sessions = open_database(str(tmp_path / "new.db"), create=True)
     engine = sessions.kw["bind"]
@@ -101,3 +125,29 @@ def test_an_unreachable_server_is_one_line(tmp_path, url):
     assert result.returncode == 3
     assert "check that the server runs" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_head_known_without_alembic_is_alembics_head():
+    from crawler.migrate import HEAD_REVISION
+
+    assert HEAD_REVISION == head_revision()
+
+
+def test_opening_a_database_at_head_and_crawling_a_list_imports_neither_alembic_nor_pypdf(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "e.db"
+    open_database(str(db), create=True)
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:9/a\n")
+    probe = (
+        "import sys\n"
+        "from crawler.db import open_database\n"
+        "from crawler.citations import read_document\n"
+        f"open_database({str(db)!r}, create=False)\n"
+        f"read_document({str(urls)!r})\n"
+        "print(sorted({'alembic', 'pypdf'} & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "[]"
