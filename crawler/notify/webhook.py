@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
 from crawler import __version__
 from crawler.exceptions import NotifyError
 
@@ -20,6 +18,8 @@ def shown(url: str) -> str:
 def post_json(url: str, payload: dict[str, Any], *, timeout: float) -> None:
     if urlsplit(url).scheme not in ("http", "https"):
         raise NotifyError(f"webhook {url!r} is not an http or https URL")
+    import requests  # only when there is news to post: it costs every crawl 6 MB otherwise
+
     try:
         response = requests.post(
             url, json=payload, timeout=timeout, headers={"User-Agent": f"evidence/{__version__}"}, allow_redirects=False
