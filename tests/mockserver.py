@@ -105,6 +105,10 @@ class Handler(BaseHTTPRequestHandler):
             route = _unchanged
         elif route is None and path.startswith("/soft/"):
             route = _soft_any
+        elif route is None and path.startswith("/lazy/"):
+            route = _lazy_pdf
+        elif route is None and path.startswith("/pdfsoft/"):
+            route = _pdf_soft_404
         if route is not None:
             route(self, version, count, query)
         elif path.startswith("/status/"):
@@ -467,6 +471,43 @@ def _flap(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> 
         h.send(503, html("Servicio no disponible", "Intente más tarde."))
     else:
         h.send(200, html("Padrón", "Padrón de beneficiarios, versión uno." if version == 1 else "Padrón corregido."))
+
+
+# PDFs over versions, for deferred text extraction (tests/test_lazy_pdf.py): each version
+# is (lines, producer); a different producer alone gives other bytes and the same text.
+LAZY_PDFS: dict[str, dict[int, tuple[list[str], str]]] = {
+    # The same bytes every time.
+    "/lazy/fijo.pdf": {1: (["Padrón de beneficiarios 2019."], "v1")},
+    # Re-generated: other bytes, the same text.
+    "/lazy/regenerado.pdf": {1: (["Informe anual.", "Meta: 100 medidores."], "v1"),
+                             2: (["Informe anual.", "Meta: 100 medidores."], "v2")},
+    # Edited in version 2, re-generated with the edit in version 3.
+    "/lazy/editado.pdf": {1: (["Informe anual.", "Meta: 100 medidores."], "v1"),
+                          2: (["Informe anual.", "Meta: 40 medidores."], "v2"),
+                          3: (["Informe anual.", "Meta: 40 medidores."], "v3")},
+    # Edited in version 2, back to the cited text (other bytes) in version 3.
+    "/lazy/vuelta.pdf": {1: (["Programa de agua.", "Plazo: 2019."], "v1"),
+                         2: (["Programa de agua.", "Plazo: 2021."], "v2"),
+                         3: (["Programa de agua.", "Plazo: 2019."], "v3")},
+}
+
+
+def _lazy_pdf(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    path = urlsplit(h.path).path
+    versions = LAZY_PDFS.get(path)
+    if versions is None:
+        h.send(404, html("Página no encontrada", "Error 404"))
+        return
+    lines, producer = versions[max(v for v in versions if v <= version)]
+    h.send(200, make_pdf(lines, producer=producer), [("Content-Type", "application/pdf")])
+
+
+def _pdf_soft_404(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    """A host that answers every missing document with a "not found" PDF and 200."""
+    if urlsplit(h.path).path == "/pdfsoft/real.pdf":
+        h.send(200, make_pdf(["Lineamientos de transparencia.", "Capítulo uno."]), [("Content-Type", "application/pdf")])
+    else:
+        h.send(200, make_pdf(["Documento no encontrado."]), [("Content-Type", "application/pdf")])
 
 
 # Reaches for the page around it too: a report that framed the copy without a sandbox would show it.

@@ -15,19 +15,20 @@ from datetime import timezone
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DropItem, NotConfigured
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from twisted.internet import task
 
 from crawler.db import open_database
 from crawler.middlewares.warcrecorder import Hop
 from crawler.models import Capture, Probe, Record, Target
-from crawler.pipelines.history import TargetHistory, load_histories
+from crawler.pipelines.history import Good, TargetHistory, load_histories
+from crawler.snapshots import load_snapshot
 from crawler.warc.metadata import metadata_record
 from crawler.exceptions import ArchiveError
 from crawler.warc.runstore import FATAL_STAT, record_closed, stop_for_archive_failure, store_for
 from crawler.spiders.citations import CaptureItem, Fetched
 from crawler.verdicts import Facts, History, judge
-from crawler.verdicts.fingerprint import meaning
+from crawler.verdicts.fingerprint import as_bytes, bytes_fingerprint, is_deferred, meaning
 from crawler.verdicts.soft404 import ProbeAnswer, signals
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class EvidencePipeline:
         # One row and one extracted text per probe URL, shared by the captures that used it.
         self._probes: dict[str, tuple[int, ProbeAnswer]] = {}
         self._histories: dict[str, TargetHistory] = {}
+        # (target id, deferred fingerprint) -> its resolution, None if unreadable
+        self._resolutions: dict[tuple[int, str], str | None] = {}
         self._batch: Session | None = None
         self._batch_items = 0
         self._pending: list[Capture] = []
@@ -153,17 +156,27 @@ class EvidencePipeline:
 
         previous = history.previous
         page = None
+        # What the verdict compares: resolved fingerprints only, never a deferred one (below).
+        judged, last_good = None, previous.fingerprint if previous else None
         # A 304 to our conditional request says the page is the archived original.
         present = last is not None and (200 <= last.status < 300 or last.record_type == "revisit" and last.status == 304)
         if last is not None and present:
             # Bytes identical to the last good capture mean the same text: no need to
             # extract it again, and no content signal can fire that did not fire then.
             same_bytes = previous is not None and previous.payload_digest == last.payload_digest
-            page = None if same_bytes else meaning(item.body, last.content_type, item.content_encoding, item.checked_at)
-            capture.fingerprint = previous.fingerprint if same_bytes and previous else page.fingerprint if page else None
             probe = self._probe_answer(session, item.probe)
             if item.probe is not None:
                 capture.probe_id = self._probes[item.probe.url][0]
+            if not same_bytes:
+                # A PDF's text only tells something once there are other bytes to compare
+                # it with: with no earlier good capture, it is extracted later, if ever
+                # (crawler/verdicts/fingerprint.py). Unless a probe answered with a
+                # document, whose text the soft-404 signals compare with this one's.
+                defer = previous is None and not _probe_needs_text(probe)
+                page = meaning(item.body, last.content_type, item.content_encoding, item.checked_at, defer_pdf=defer)
+                if defer and is_deferred(page.fingerprint):
+                    self.stats.inc_value("evidence/pdf/deferred")
+            capture.fingerprint = previous.fingerprint if same_bytes and previous else page.fingerprint if page else None
             capture.signals = signals(
                 item.url,
                 [(hop.url, hop.status) for hop in item.hops if not _retried(hop, item.hops)],
@@ -173,6 +186,17 @@ class EvidencePipeline:
                 probe,
                 item.checked_at,
             )
+            judged = capture.fingerprint
+            if previous is not None and not same_bytes and is_deferred(previous.fingerprint):
+                resolved = self._resolve(session, item.url, history.target_id, previous)
+                if resolved is not None:
+                    last_good = resolved
+                else:
+                    # The earlier text is out of reach: compare the bytes rather than
+                    # calling the capture unchanged (or changed) on no evidence.
+                    last_good = as_bytes(previous.fingerprint or "")
+                    judged = bytes_fingerprint(item.body, item.content_encoding)
+                    capture.signals = [*capture.signals, "previous_unreadable"]
 
         if last is not None and last.certificate is not None:
             capture.signals = [*capture.signals, *(f"tls_{p}" for p in last.certificate.problems)]
@@ -190,21 +214,91 @@ class EvidencePipeline:
             error_kind=item.error_kind,
             redirected=any(300 <= hop.status < 400 for hop in item.hops[:-1]),
             payload_digest=capture.payload_digest,
-            fingerprint=capture.fingerprint,
+            fingerprint=judged,
             signals=tuple(capture.signals),
         )
         past = History(
-            last_good_fingerprint=previous.fingerprint if previous else None,
+            last_good_fingerprint=last_good,
             last_good_payload_digest=previous.payload_digest if previous else None,
             recent=list(history.recent),
         )
         verdict = judge(facts, past, gone_after=self.gone_after)
         capture.state, capture.reason, capture.change = verdict.state, verdict.reason, verdict.change
         if capture.state in ("ok", "changed"):
-            first = history.first_fingerprint
-            capture.differs_from_first = first is not None and first != capture.fingerprint
+            capture.differs_from_first = self._differs_from_first(session, item, history, capture.fingerprint)
         self._write_metadata(item, capture, history)
         return capture
+
+    def _differs_from_first(self, session: Session, item: CaptureItem, history: TargetHistory, mine: str | None) -> bool:
+        """Whether this capture's meaning differs from that of the first good capture (what was cited)."""
+        first = history.first
+        if first is None or first.fingerprint == mine:
+            return False
+        ours, theirs = mine, first.fingerprint
+        if is_deferred(theirs):
+            theirs = self._resolve(session, item.url, history.target_id, first)
+        if is_deferred(ours) and history.previous is not None and history.previous.fingerprint == ours:
+            # Same bytes as the previous capture, whose text was never extracted.
+            ours = self._resolve(session, item.url, history.target_id, history.previous)
+        if theirs is None or ours is None or is_deferred(ours):
+            # Some text is out of reach: compare the bytes.
+            mine_bytes = as_bytes(mine) if is_deferred(mine) else bytes_fingerprint(item.body, item.content_encoding)
+            return as_bytes(first.fingerprint or "") != mine_bytes
+        return theirs != ours
+
+    def _resolve(self, session: Session, url: str, target_id: int, good: Good) -> str | None:
+        """The real fingerprint of an earlier capture whose PDF text was deferred, read back
+        from the WARC; None (and a warning) if its payload cannot be read back.
+
+        Once per crawl and target: the result is cached, and written to every earlier
+        capture of the target holding the deferred fingerprint (all of them hold the same
+        bytes). Rewriting those rows, rather than leaving them deferred, keeps what the
+        rows mean equal to what they meant before extraction was deferred:
+        ``crawler.acks`` compares ``("present", fingerprint)`` of an acknowledged capture
+        with later ones, and a later capture with the same text but other bytes holds the
+        real text fingerprint, so an acknowledgement of a still-deferred capture would end
+        on a mere re-generation of the PDF (and reports would stop showing it). The
+        deferred form is a placeholder, not a judgement: no verdict ever compared it, and
+        the WARC's metadata records do not hold fingerprints. A failed batch rolls the
+        update back with the rest, leaving the rows deferred, which stays consistent.
+        """
+        deferred = good.fingerprint or ""
+        key = (target_id, deferred)
+        if key in self._resolutions:
+            return self._resolutions[key]
+        resolved: str | None = None
+        try:
+            if good.warc_filename is None or good.warc_offset is None:
+                raise ArchiveError(f"capture {good.capture_id} has no WARC record in the database")
+            archived = Capture(
+                warc_filename=good.warc_filename,
+                warc_offset=good.warc_offset,
+                payload_filename=good.payload_filename,
+                payload_offset=good.payload_offset,
+            )
+            snapshot = load_snapshot(self.store.directory, archived, decode=False)
+            # The payload read back must be the one the deferred fingerprint names.
+            if bytes_fingerprint(snapshot.body, snapshot.content_encoding) != as_bytes(deferred):
+                raise ArchiveError(f"the payload archived in {good.warc_filename} is not the one capture {good.capture_id} recorded")
+        except ArchiveError as exc:
+            logger.warning(
+                "%s: cannot read back the earlier capture %s from %s to compare its text; comparing bytes instead "
+                "(signal previous_unreadable): %s",
+                url, good.capture_id, good.warc_filename, exc,
+            )
+            self.stats.inc_value("evidence/pdf/unreadable")
+        else:
+            when = good.checked_at.replace(tzinfo=timezone.utc) if good.checked_at else None
+            resolved = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when).fingerprint
+            session.execute(
+                update(Capture)
+                .where(Capture.target_id == target_id, Capture.fingerprint == deferred)
+                .values(fingerprint=resolved)
+                .execution_options(synchronize_session=False)
+            )
+            self.stats.inc_value("evidence/pdf/resolved")
+        self._resolutions[key] = resolved
+        return resolved
 
     def _history(self, session: Session, url: str) -> TargetHistory:
         """A URL the crawl was not started with (not expected): read its history now."""
@@ -300,6 +394,17 @@ def insert_captures(session: Session, captures: list[Capture]) -> None:
             records.append(row)
     if records:
         session.execute(insert(Record), records)
+
+
+def _probe_needs_text(probe: ProbeAnswer | None) -> bool:
+    """A probe answered 2xx with a document: the soft-404 signals compare its text with the page's."""
+    return (
+        probe is not None
+        and probe.status is not None
+        and 200 <= probe.status < 300
+        and probe.meaning is not None
+        and probe.meaning.kind != "html"
+    )
 
 
 def _retried(hop: Hop, hops: list[Hop]) -> bool:

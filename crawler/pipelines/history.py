@@ -8,6 +8,7 @@ per thousand targets and keep the per-capture path free of reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,6 +25,14 @@ class Good:
     payload_digest: str | None
     fingerprint: str | None
     content_type: str | None
+    #: where its payload is archived and when it was taken, to read it back and resolve a
+    #: ``deferred:`` fingerprint (see crawler/verdicts/fingerprint.py)
+    capture_id: int | None = None
+    checked_at: datetime | None = None
+    warc_filename: str | None = None
+    warc_offset: int | None = None
+    payload_filename: str | None = None
+    payload_offset: int | None = None
 
 
 @dataclass
@@ -33,10 +42,14 @@ class TargetHistory:
     previous: Good | None = None
     #: (state, reason) of the latest earlier captures, newest first
     recent: list[tuple[str, str]] = field(default_factory=list)
-    #: fingerprint of the first good capture ever, i.e. of what was cited
-    first_fingerprint: str | None = None
+    #: the first good capture ever, i.e. what was cited
+    first: Good | None = None
     #: (document name, title, footnote) of every citation of the target
     cited_by: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def first_fingerprint(self) -> str | None:
+        return self.first.fingerprint if self.first else None
 
 
 def load_histories(session: Session, urls: set[str], run_id: int, recent: int) -> dict[str, TargetHistory]:
@@ -59,20 +72,20 @@ def load_histories(session: Session, urls: set[str], run_id: int, recent: int) -
             by_id[target_id].recent.append((state, reason))
 
     good = Capture.state.in_(GOOD_STATES)
-    last_good = (
-        select(Capture.target_id, Capture.payload_digest, Capture.fingerprint, Capture.content_type, newest)
-        .where(good, Capture.run_id != run_id)
-        .subquery()
+    columns = (
+        Capture.target_id, Capture.payload_digest, Capture.fingerprint, Capture.content_type, Capture.id,
+        Capture.checked_at, Capture.warc_filename, Capture.warc_offset, Capture.payload_filename, Capture.payload_offset,
     )
-    for target_id, digest, fingerprint, content_type, _ in session.execute(select(last_good).where(last_good.c.n == 1)):
+    last_good = select(*columns, newest).where(good, Capture.run_id != run_id).subquery()
+    for target_id, *rest, _ in session.execute(select(last_good).where(last_good.c.n == 1)):
         if target_id in by_id:
-            by_id[target_id].previous = Good(digest, fingerprint, content_type)
+            by_id[target_id].previous = Good(*rest)
 
     oldest = func.row_number().over(partition_by=Capture.target_id, order_by=Capture.run_id).label("n")
-    first_good = select(Capture.target_id, Capture.fingerprint, oldest).where(good).subquery()
-    for target_id, fingerprint, _ in session.execute(select(first_good).where(first_good.c.n == 1)):
+    first_good = select(*columns, oldest).where(good).subquery()
+    for target_id, *rest, _ in session.execute(select(first_good).where(first_good.c.n == 1)):
         if target_id in by_id:
-            by_id[target_id].first_fingerprint = fingerprint
+            by_id[target_id].first = Good(*rest)
 
     for target_id, name, title, footnote in session.execute(
         select(Citation.target_id, Document.name, Document.title, Citation.footnote)

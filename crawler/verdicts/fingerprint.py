@@ -9,6 +9,22 @@ session ids, "consulted on" timestamps, script nonces) that changes on every req
   volatile tokens (times, dates, long numbers, hex and base64 tokens) masked.
 - PDF: the text of its pages (pypdf), masked the same way.
 - Anything else, or a PDF without a text layer: the decoded bytes.
+
+Fingerprints are ``text:sha256:<hex>`` (of the masked text) or ``bytes:sha256:<hex>`` (of
+the payload with its content coding undone), and one more form for PDFs:
+
+- ``deferred:sha256:<hex>``: a PDF whose text was not extracted, ``<hex>`` being the
+  SHA-256 of the payload with its content coding undone (the hex a text-less PDF's
+  ``bytes:`` fingerprint would have). Extracting a PDF's text is costly (tens of
+  milliseconds for a small one, seconds for a long report) and only matters once a later
+  capture's bytes differ, to tell a re-generated PDF from one whose text changed. So the
+  pipeline defers it on a target's first capture, and the first capture whose bytes
+  differ resolves it: the earlier payload is read back from the WARC, its meaning
+  computed with its own capture time, and every row of the target holding that deferred
+  fingerprint is updated to the result (see ``crawler/pipelines/evidence.py``). The
+  verdict rules only ever compare resolved fingerprints. If the earlier payload cannot be
+  read back, the two payloads' bytes are compared instead and the capture carries the
+  signal ``previous_unreadable``.
 """
 
 from __future__ import annotations
@@ -21,6 +37,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeGuard
 
 import lxml.html
 from lxml import etree
@@ -54,6 +71,9 @@ _MONTHS = {
            "november", "december"],
 }
 _DOCUMENT_TYPES = ("application/pdf",)
+#: the prefix of a PDF fingerprint whose text extraction was deferred (80 characters in all,
+#: the width of the ``fingerprint`` columns)
+DEFERRED = "deferred:sha256:"
 _MAX_TEXT_INPUT = 64 * 1024 * 1024
 
 
@@ -250,8 +270,34 @@ def is_document(content_type: str | None) -> bool:
     return kind in _DOCUMENT_TYPES or kind.startswith(office)
 
 
-def meaning(body: bytes, content_type: str | None, content_encoding: str | None, when: datetime | None = None) -> Meaning:
-    """Extract and fingerprint what a reader of this payload sees, captured at ``when``."""
+def is_deferred(fingerprint: str | None) -> TypeGuard[str]:
+    return fingerprint is not None and fingerprint.startswith(DEFERRED)
+
+
+def as_bytes(fingerprint: str) -> str:
+    """A deferred fingerprint as the fingerprint of its bytes (for comparing bytes only)."""
+    return "bytes:sha256:" + fingerprint.removeprefix(DEFERRED) if is_deferred(fingerprint) else fingerprint
+
+
+def bytes_fingerprint(body: bytes, content_encoding: str | None) -> str:
+    """The ``bytes:`` fingerprint of a payload, its content coding undone as ``meaning`` does."""
+    inflated = inflate(body, content_encoding, _MAX_TEXT_INPUT)
+    return "bytes:sha256:" + hashlib.sha256(body if inflated.over_limit else inflated.data).hexdigest()
+
+
+def meaning(
+    body: bytes,
+    content_type: str | None,
+    content_encoding: str | None,
+    when: datetime | None = None,
+    *,
+    defer_pdf: bool = False,
+) -> Meaning:
+    """Extract and fingerprint what a reader of this payload sees, captured at ``when``.
+
+    With ``defer_pdf``, a PDF's text is not extracted: its meaning has kind ``pdf``, no
+    text and a ``deferred:`` fingerprint, to be resolved if a later capture differs.
+    """
     inflated = inflate(body, content_encoding, _MAX_TEXT_INPUT)
     coding = "none" if not content_encoding else "bomb" if inflated.over_limit else "complete" if inflated.complete else "cut"
     if coding == "bomb":
@@ -262,6 +308,8 @@ def meaning(body: bytes, content_type: str | None, content_encoding: str | None,
         text, title, headings = _html_text(data)
         return Meaning("html", text, title, _digest("text", mask(text, when)), headings, coding)
     if kind == "application/pdf" or data[:5] == b"%PDF-":
+        if defer_pdf:
+            return Meaning("pdf", "", "", DEFERRED + hashlib.sha256(data).hexdigest(), coding=coding)
         text = _pdf_text(data)
         if text.strip():
             return Meaning("pdf", text, "", _digest("text", mask(text, when)), coding=coding)
