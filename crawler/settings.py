@@ -181,10 +181,10 @@ DOWNLOADER_MIDDLEWARES = {
 # Each spider middleware wraps every callback's output in another async iterator; these
 # have nothing to do here: every status reaches the spider anyway (HTTPERROR_ALLOW_ALL),
 # and the spider yields items only (it never follows links, and fetches its soft-404
-# probes through the engine), so there are no requests of its own to police or refer.
+# probes through the engine), so there are no requests of its own to police. (The
+# Referer middleware stays: the redirect middleware relies on it for redirected hops.)
 SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": None,
-    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
