@@ -85,10 +85,13 @@ def run_crawl(
     """Import ``documents`` (or the embedded seed into an empty database) and crawl.
 
     With documents, only their URLs are visited; without, every URL the database's
-    documents cite. One Scrapy crawl per process: the Twisted reactor cannot restart.
+    documents cite. ``documents`` is emptied once they are recorded. One Scrapy crawl per process: the Twisted reactor cannot restart.
     ``locked`` says the caller holds the database's run lock (``crawler/runlock.py``).
     """
     urls = cited_urls(sessions, documents)
+    # Recorded now: the list is emptied so the parsed citations (15 MB for 10,000 URLs)
+    # are not held through the crawl by the caller.
+    documents.clear()
     settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
     _close_dead_runs(sessions, every=locked)
     _close_dead_files(sessions, Path(settings.get("EVIDENCE_ARCHIVE_DIR")))
