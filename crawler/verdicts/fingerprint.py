@@ -207,13 +207,13 @@ def _html_text(body: bytes) -> tuple[str, str, tuple[str, ...]]:
     headings = tuple(" ".join(h.text_content().split()) for h in root.iter("h1", "h2", "h3"))[:6]
     for element in list(root.iter(*_INVISIBLE)):
         if element.getparent() is not None:
-            element.drop_tree()
+            _drop(element)
     for element in list(root.iter()):
         if not isinstance(element.tag, str) or element.getparent() is None:
             continue
         role = (element.get("role") or "").lower()
         if role in _BOILERPLATE_ROLES or element.get("hidden") is not None or element.get("aria-hidden") == "true":
-            element.drop_tree()
+            _drop(element)
     lines: list[str] = []
     current: list[str] = []
 
@@ -242,6 +242,18 @@ def _html_text(body: bytes) -> tuple[str, str, tuple[str, ...]]:
     walk(body_element if body_element is not None else root)
     flush()
     return "\n".join(lines), title, headings
+
+
+def _drop(element: etree._Element) -> None:
+    """Remove ``element``, keeping the text after it (joined to the text before it)."""
+    try:
+        element.drop_tree()
+    except ValueError:
+        # The text holds a control character, which libxml2 keeps from the page but lxml
+        # refuses to be given back: the joined text is lost, the page is still read.
+        parent = element.getparent()
+        if parent is not None:
+            parent.remove(element)
 
 
 def _pdf_text(body: bytes) -> str:
