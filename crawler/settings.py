@@ -43,6 +43,15 @@ EVIDENCE_DB_BATCH_SECONDS = 2.0
 #: Hosts whose connections are kept open for re-use (each idle one closes after 5 s);
 #: past this many, the least recently used host's are closed.
 EVIDENCE_CONNECTION_POOLS = 512
+#: Bodies larger than this many bytes (announced by Content-Length, or received so far)
+#: are read at most EVIDENCE_LARGE_BODY_SLOTS at a time: each body is held whole until
+#: it is archived and judged, so this bounds the memory that cited datasets take.
+EVIDENCE_LARGE_BODY_SIZE = 4 * 1024 * 1024
+#: ... this many at a time; 0 reads them all at once.
+EVIDENCE_LARGE_BODY_SLOTS = 2
+#: Seconds a large body waits for a slot before it is read anyway (a server may drop a
+#: connection that does not read for a minute, and a cut body would be a false alarm).
+EVIDENCE_LARGE_BODY_WAIT = 30.0
 #: Who runs the crawl, written into every warcinfo record (a name or an e-mail).
 EVIDENCE_OPERATOR = ""
 #: Fetch a random sibling of each page that answers 2xx (once per URL shape and run) to
@@ -187,10 +196,10 @@ DOWNLOADER_MIDDLEWARES = {
 # Each spider middleware wraps every callback's output in another async iterator; these
 # have nothing to do here: every status reaches the spider anyway (HTTPERROR_ALLOW_ALL),
 # and the spider yields items only (it never follows links, and fetches its soft-404
-# probes through the engine), so there are no requests of its own to police or refer.
+# probes through the engine), so there are no requests of its own to police. (The
+# Referer middleware stays: the redirect middleware relies on it for redirected hops.)
 SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": None,
-    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,

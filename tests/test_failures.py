@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sqlite3
+from pathlib import Path
 
 import pytest
 from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError, DownloadTimeoutError, IgnoreRequest
@@ -283,3 +284,36 @@ def test_a_connection_reset_mid_body_keeps_the_partial_exchange_marked(workspace
         record = next(iter(ArchiveIterator(handle)))
         assert record.rec_headers.get_header("WARC-Truncated") == "disconnect"
         assert record.content_stream().read() == b"z" * 100
+
+
+def _peak_rss_of_crawl(workspace: Workspace, doc: Path, *extra: str) -> int:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import FAST, ROOT
+
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "crawl", *FAST, *extra, str(doc)],
+        cwd=workspace.path, env=workspace.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return usage.ru_maxrss * 1024
+
+
+def test_large_bodies_are_held_a_few_at_a_time(workspace: Workspace, site: MockServer):
+    """Eight 24 MB datasets cited together: with one large-body slot the crawl holds about
+    one at a time, and every one is still archived whole."""
+    size = 24_000_000
+    doc = workspace.path / "doc.txt"
+    doc.write_text("".join(f"{i} See {site.url(f'/big?n={size}&k={i}')}\n" for i in range(8)), encoding="utf-8")
+    wide = ("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8", "-s", "EVIDENCE_LARGE_BODY_SIZE=1000000")
+    unbounded = _peak_rss_of_crawl(workspace, doc, *wide, "-s", "EVIDENCE_LARGE_BODY_SLOTS=0")
+    gated = _peak_rss_of_crawl(workspace, doc, *wide, "-s", "EVIDENCE_LARGE_BODY_SLOTS=1")
+    assert gated < unbounded - 3 * size, f"one slot {gated >> 20} MiB, no limit {unbounded >> 20} MiB"
+    with sqlite3.connect(workspace.db) as connection:
+        rows = connection.execute(
+            "SELECT state, content_length, truncated FROM captures WHERE run_id = (SELECT max(id) FROM runs)"
+        ).fetchall()
+    assert rows == [("ok", size, None)] * 8

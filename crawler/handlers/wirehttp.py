@@ -11,10 +11,12 @@ hook (``_build_base_response_args``), so the Scrapy version is pinned and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, cast
 
 import asyncio
 import contextvars
+import weakref
 from collections import OrderedDict
 from urllib.parse import urlsplit
 
@@ -33,6 +35,8 @@ WIRE_META_KEY = "evidence_wire"
 # The origin of the request being sent, for choosing its connection pool: Scrapy's
 # handler asks for a client without saying which request it is for.
 _ORIGIN: contextvars.ContextVar[tuple[str, str, int | None] | None] = contextvars.ContextVar("evidence_origin", default=None)
+# The large-body slot the request being read holds, if any (see _gated_chunks).
+_SLOT: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("evidence_large_slot", default=None)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,13 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
         # with idle connections to a hundred hosts spent more CPU than the download.
         self._pools: OrderedDict[tuple[str, str, int | None], Any] = OrderedDict()
         self._in_flight: dict[tuple[str, str, int | None], int] = {}
+        # Each body is held whole until it is archived and judged: large ones are read a
+        # few at a time, so that a report citing ten datasets does not hold ten at once.
+        slots = crawler.settings.getint("EVIDENCE_LARGE_BODY_SLOTS")
+        self._large_size = crawler.settings.getint("EVIDENCE_LARGE_BODY_SIZE")
+        self._large_wait = crawler.settings.getfloat("EVIDENCE_LARGE_BODY_WAIT")
+        self._large_slots = asyncio.Semaphore(slots) if slots > 0 and self._large_size > 0 else None
+        self._stats = crawler.stats
         super().__init__(crawler)
 
     async def download_request(self, request: Request) -> Response:
@@ -71,17 +82,30 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
         parts = urlsplit(request.url)
         origin = (parts.scheme, parts.hostname or "", parts.port)
         token = _ORIGIN.set(origin)
+        held = [False]
+        slot_token = _SLOT.set(held)
         self._in_flight[origin] = self._in_flight.get(origin, 0) + 1
         try:
             if not self._deadline:
-                return await super().download_request(request)
-            async with asyncio.timeout(self._deadline + 5):
-                return await super().download_request(request)
+                response = await super().download_request(request)
+            else:
+                async with asyncio.timeout(self._deadline + 5):
+                    response = await super().download_request(request)
+            if held[0] and self._large_slots is not None:
+                # The body lives as long as its response: Scrapy keeps the response until
+                # the items made from it are through the pipeline, which is when the
+                # body is let go. The slot is handed over to it.
+                weakref.finalize(response, self._large_slots.release)
+                held[0] = False
+            return response
         except TimeoutError as exc:
             raise DownloadTimeoutError(
                 f"{request.url} took longer than EVIDENCE_DOWNLOAD_DEADLINE ({self._deadline:g} s)"
             ) from exc
         finally:
+            if held[0] and self._large_slots is not None:
+                self._large_slots.release()
+            _SLOT.reset(slot_token)
             _ORIGIN.reset(token)
             self._in_flight[origin] -= 1
             if not self._in_flight[origin]:
@@ -126,6 +150,45 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
             pool._network_backend = GuardedBackend(pool._network_backend)
         return client
 
+    def _iter_body_chunks(self, response: Any) -> AsyncIterator[bytes]:  # type: ignore[override]
+        if self._large_slots is None:
+            return cast("AsyncIterator[bytes]", response.aiter_raw())
+        return self._gated_chunks(response, self._large_slots)
+
+    async def _gated_chunks(self, response: Any, slots: asyncio.Semaphore) -> AsyncIterator[bytes]:
+        """The body's chunks; past EVIDENCE_LARGE_BODY_SIZE (announced, or received when
+        no length was announced) only once a large-body slot is free. While it waits,
+        nothing is read and the server's send blocks; no read timeout runs. The slot is
+        released by ``download_request`` (with the response, or on failure)."""
+        held = _SLOT.get()
+        if held is None:  # not called from download_request: nothing could release a slot
+            async for chunk in response.aiter_raw():
+                yield chunk
+            return
+        announced = _content_length(response)
+        if announced is not None and announced > self._large_size:
+            held[0] = await self._take(slots)
+        received = 0
+        async for chunk in response.aiter_raw():
+            received += len(chunk)
+            if not held[0] and announced is None and received > self._large_size:
+                held[0] = await self._take(slots)
+            yield chunk
+
+    async def _take(self, slots: asyncio.Semaphore) -> bool:
+        if slots.locked() and self._stats is not None:
+            self._stats.inc_value("evidence/large_body/waited")
+        try:
+            # Bounded: a server whose send blocks too long may give up on us, which would
+            # cut a body that was fine. Past the wait it is read anyway, memory or not.
+            async with asyncio.timeout(self._large_wait or None):
+                await slots.acquire()
+        except TimeoutError:
+            if self._stats is not None:
+                self._stats.inc_value("evidence/large_body/not_waited")
+            return False
+        return True
+
     @staticmethod
     def _is_dataloss_exception(exc: Exception) -> bool:
         # Scrapy counts only a clean early close as data loss; a reset or a read error in
@@ -150,3 +213,11 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
             request_headers=list(sent.headers.raw),
         )
         return args
+
+
+def _content_length(response: Any) -> int | None:
+    value = response.headers.get("content-length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

@@ -10,6 +10,7 @@ as an independent check of what this module writes).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -58,8 +59,10 @@ class WarcRecord:
     #: to be joined to its HTTP head
     tail: bytes | memoryview = b""
 
-    @property
+    @functools.cached_property
     def payload_digest(self) -> str | None:
+        # Cached: the recorder asks up to four times per response (dedup, hop, headers),
+        # and a record's block never changes once built.
         if self.payload_offset is None:
             return None
         return digest(memoryview(self.block)[self.payload_offset :], self.tail)
