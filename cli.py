@@ -28,8 +28,8 @@ Exit codes:
   0  done, nothing new to report
   1  news: evidence changed, moved, gone or restored since the previous run
   2  usage or input error (bad option, unreadable document, unknown URL, no database)
-  3  operational failure (database locked or damaged, archive unwritable, run incomplete,
-     frontier (Redis) unreachable)
+  3  operational failure (database locked or damaged, archive unwritable, run incomplete
+     or one of its crawl processes died, frontier (Redis) unreachable)
   4  another crawl holds this database; this one stopped without touching it"""
 
 
@@ -135,6 +135,10 @@ def cli() -> None:
     "--workers", type=click.IntRange(min=0), default=0,
     help="With --frontier: also start this many `evidence worker` processes on this machine.",
 )
+@click.option(
+    "--processes", type=click.IntRange(min=1),
+    help="Split the URLs by host over this many crawl processes, to use more cores [default: 1].",
+)
 def crawl(
     documents: tuple[str, ...],
     db: str,
@@ -153,6 +157,7 @@ def crawl(
     emails: tuple[str, ...],
     frontier: str | None,
     workers: int,
+    processes: int | None,
 ) -> None:
     """Visit every URL the DOCUMENTS cite and archive what each answers.
 
@@ -183,7 +188,10 @@ def crawl(
         settings["ROBOTSTXT_OBEY"] = True
     if allow_private:
         settings["EVIDENCE_ALLOW_PRIVATE"] = True
+    if processes is not None:
+        settings["EVIDENCE_PROCESSES"] = processes
     settings.update(_overrides(overrides))
+    process_count = _process_count(settings)
     if quiet:
         settings["EVIDENCE_PROGRESS_ENABLED"] = False
     # Notifier settings (the SMTP password) stay out of the crawl and its log.
@@ -199,6 +207,8 @@ def crawl(
         _report_problems(document.source, document.problems)
     if frontier:
         _needs_server_database(db)
+        if process_count > 1:
+            raise click.UsageError("--processes splits a local crawl; with --frontier start more workers instead (--workers N)")
     elif workers:
         raise click.UsageError("--workers starts workers for a frontier: give --frontier redis://HOST:PORT/N too")
     try:
@@ -231,13 +241,22 @@ def crawl(
     elif not quiet or summary.news or summary.status != "finished":
         click.echo(_summary_text(summary))
     if summary.status != "finished":
+        died = "".join(f"{problem}; " for problem in summary.problems)
         click.echo(
-            f"Error: run {summary.run_id} is incomplete: {summary.missing} of {summary.targets} URLs have no capture; "
+            f"Error: run {summary.run_id} is incomplete: {died}{summary.missing} of {summary.targets} URLs have no capture; "
             "run `evidence crawl` again to check them",
             err=True,
         )
         sys.exit(EXIT_FAILURE)
     sys.exit(EXIT_NEWS if summary.evidence_news else EXIT_OK)
+
+
+def _process_count(settings: dict[str, Any]) -> int:
+    value = settings.get("EVIDENCE_PROCESSES", 1)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise click.BadParameter(f"EVIDENCE_PROCESSES={value!r} is not a whole number", param_hint="-s/--set") from None
 
 
 def _needs_server_database(db: str) -> None:
@@ -315,6 +334,7 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
         "states": dict(summary.states),
         "news": [news_item(item) for item in summary.news],
         "acknowledged": [news_item(item) for item in summary.acknowledged],
+        "problems": list(summary.problems),
     }
 
 

@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
@@ -56,6 +57,9 @@ class RunSummary:
     news: list[News] = field(default_factory=list)
     #: news that only repeats what a person acknowledged (``evidence ack``): not reported
     acknowledged: list[News] = field(default_factory=list)
+    #: why the run is incomplete beyond missing captures: a crawl process (``--processes``)
+    #: that died, one line each
+    problems: list[str] = field(default_factory=list)
 
     @property
     def missing(self) -> int:
@@ -98,6 +102,36 @@ def run_crawl(
     run_id = start_run(sessions, urls, _recorded_settings(settings))
     settings.set("EVIDENCE_RUN_ID", run_id, priority="cmdline")
 
+    processes = max(settings.getint("EVIDENCE_PROCESSES"), 1)
+    if processes > 1:
+        from crawler.processes import crawl_in_processes, shard_by_host
+
+        shards = shard_by_host(urls, processes)
+        if len(shards) > 1:
+            outcome = crawl_in_processes(
+                {**overrides, "EVIDENCE_DB_URL": db_url, "EVIDENCE_RUN_ID": run_id}, settings, shards, sessions
+            )
+            if outcome.fatal:
+                raise RunFailed(_fail_run(sessions, run_id, outcome.fatal))
+            summary = _finish(sessions, run_id, urls, outcome.finish_reason)
+            summary.problems = outcome.problems
+            return summary
+
+    finish_reason, fatal = crawl_here(sessions, settings, urls)
+    if fatal:
+        raise RunFailed(_fail_run(sessions, run_id, fatal))
+
+    return _finish(sessions, run_id, urls, finish_reason)
+
+
+def crawl_here(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    urls: list[str],
+    before_start: Callable[[CrawlerProcess], None] | None = None,
+) -> tuple[str | None, str | None]:
+    """One Scrapy crawl of ``urls`` in this process: its finish reason and fatal archive
+    failure, if any. ``before_start`` is called once the reactor is installed."""
     _offline_public_suffixes()
     process = CrawlerProcess(settings)
     _tune_logging(settings.get("LOG_LEVEL"))
@@ -105,13 +139,12 @@ def run_crawl(
     process.crawl(
         crawler, targets=urls, known_digests=_known_digests(sessions, urls), originals=_originals(sessions)
     )
+    if before_start is not None:
+        before_start(process)
     process.start()
     finish_reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
     fatal = crawler.stats.get_value(FATAL_STAT) if crawler.stats else None
-    if fatal:
-        raise RunFailed(_fail_run(sessions, run_id, fatal))
-
-    return _finish(sessions, run_id, urls, finish_reason)
+    return finish_reason, fatal
 
 
 def cited_urls(sessions: sessionmaker[Session], documents: list[ParsedDocument]) -> list[str]:

@@ -68,6 +68,12 @@ EVIDENCE_WARC_MAX_SIZE = 1024 * 1024 * 1024
 EVIDENCE_PROGRESS_ENABLED = True
 #: Seconds between two progress lines.
 EVIDENCE_PROGRESS_INTERVAL = 1.0
+#: Crawl processes of a local run (``evidence crawl --processes N``). Above 1, the URLs are
+#: split by host into up to this many shards, each crawled by a process of its own with
+#: the same run id; ``CONCURRENT_REQUESTS`` is divided among them. A crawl is bound by one
+#: core, so more processes than cores gain nothing. Fewer hosts than processes: fewer
+#: processes. Refused with ``--frontier``, where more workers are the way to scale.
+EVIDENCE_PROCESSES = 1
 
 # --- several workers (``evidence crawl --frontier``, ``evidence worker``) -------------
 # Workers commit each capture on its own, whatever EVIDENCE_DB_BATCH_SIZE says: a URL is

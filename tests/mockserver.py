@@ -604,8 +604,11 @@ class ProxyHandler(BaseHTTPRequestHandler):
 class MockServer:
     """The site in a subprocess; ``url(path)`` gives an absolute URL on it."""
 
-    def __init__(self, *, proxy: bool = False, tls: bool | str = False) -> None:
+    def __init__(self, *, proxy: bool = False, tls: bool | str = False, address: str = "127.0.0.1") -> None:
+        """``address``: another loopback address (127.0.0.2...) makes the site another host."""
         self.flags = (["--proxy"] if proxy else []) + ([f"--tls={tls if isinstance(tls, str) else ''}"] if tls else [])
+        self.flags += [f"--bind={address}"]
+        self.address = address
 
     def seen(self) -> list[str]:
         """What the proxy was asked for (proxy mode only)."""
@@ -621,7 +624,7 @@ class MockServer:
         )
         assert self.proc.stdout is not None
         self.base = self.proc.stdout.readline().strip()
-        if not self.base.startswith(("http://127.0.0.1:", "https://127.0.0.1:")):
+        if not self.base.startswith((f"http://{self.address}:", f"https://{self.address}:")):
             self.proc.kill()
             raise RuntimeError(f"mock server did not start: {self.base!r}")
         return self
@@ -703,14 +706,18 @@ class QuietServer(ThreadingHTTPServer):
 
 def main() -> None:
     handler = ProxyHandler if "--proxy" in sys.argv[1:] else Handler
-    server = QuietServer(("127.0.0.1", 0), handler)
+    bind = [arg.partition("=")[2] for arg in sys.argv[1:] if arg.startswith("--bind=")]
+    address = bind[0] if bind else "127.0.0.1"
+    if not address.startswith("127."):
+        raise SystemExit("the mock server only binds loopback addresses (127.x.y.z)")
+    server = QuietServer((address, 0), handler)
     scheme = "http"
     tls = [arg for arg in sys.argv[1:] if arg.startswith("--tls")]
     if tls:
         kind = tls[0].partition("=")[2] or "self-signed"
         server.socket = self_signed_context(kind).wrap_socket(server.socket, server_side=True)
         scheme = "https"
-    print(f"{scheme}://127.0.0.1:{server.server_address[1]}", flush=True)
+    print(f"{scheme}://{address}:{server.server_address[1]}", flush=True)
     server.serve_forever()
 
 

@@ -69,6 +69,7 @@ def test_json_summary_for_machines(workspace: Workspace, site: MockServer):
             }
         ],
         "acknowledged": [],
+        "problems": [],
         "notify_failures": 0,
     }
 

@@ -53,7 +53,12 @@ class EvidencePipeline:
         self.store = store_for(crawler)
         self.crawler = crawler
         # One row and one extracted text per probe URL, shared by the captures that used it.
-        self._probes: dict[str, tuple[int, ProbeAnswer]] = {}
+        self._probes: dict[str, tuple[Probe, ProbeAnswer]] = {}
+        # Probe rows are inserted when their batch commits, not when first seen: an early
+        # INSERT would hold SQLite's write lock for the whole batch, and another crawl
+        # process (``--processes``) writing the same file would wait that long each time.
+        self._new_probes: list[Probe] = []
+        self._probe_links: list[tuple[Capture, Probe]] = []
         self._histories: dict[str, TargetHistory] = {}
         # (target id, deferred fingerprint) -> its resolution, None if unreadable
         self._resolutions: dict[tuple[int, str], str | None] = {}
@@ -108,7 +113,9 @@ class EvidencePipeline:
     def _commit(self) -> None:
         """Make the batch's WARC records durable, then commit its rows."""
         session, pending, captures = self._batch, self._batch_items, self._pending
+        probes, links = self._new_probes, self._probe_links
         self._batch, self._batch_items, self._pending = None, 0, []
+        self._new_probes, self._probe_links = [], []
         if session is None:
             return
         with session:
@@ -122,6 +129,11 @@ class EvidencePipeline:
                 stop_for_archive_failure(self.crawler, exc)
                 return
             record_closed(self.crawler, session)
+            if probes:
+                session.add_all(probes)
+                session.flush()
+            for capture, probe in links:
+                capture.probe_id = probe.id
             insert_captures(session, captures)
             session.commit()
         self.stats.inc_value("evidence/db/commits")
@@ -166,7 +178,7 @@ class EvidencePipeline:
             same_bytes = previous is not None and previous.payload_digest == last.payload_digest
             probe = self._probe_answer(session, item.probe)
             if item.probe is not None:
-                capture.probe_id = self._probes[item.probe.url][0]
+                self._probe_links.append((capture, self._probes[item.probe.url][0]))
             if not same_bytes:
                 # A PDF's text only tells something once there are other bytes to compare
                 # it with: with no earlier good capture, it is extracted later, if ever
@@ -361,10 +373,9 @@ class EvidencePipeline:
                 error_kind=fetched.error_kind,
             )
             _add_records(row.records, fetched.hops)
-            session.add(row)
-            session.flush()
+            self._new_probes.append(row)
             answer = ProbeAnswer(fetched.url, row.http_status, row.final_url, page)
-            self._probes[fetched.url] = (row.id, answer)
+            self._probes[fetched.url] = (row, answer)
             fetched.body = b""
         return self._probes[fetched.url][1]
 
