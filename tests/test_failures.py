@@ -317,3 +317,27 @@ def test_large_bodies_are_held_a_few_at_a_time(workspace: Workspace, site: MockS
             "SELECT state, content_length, truncated FROM captures WHERE run_id = (SELECT max(id) FROM runs)"
         ).fetchall()
     assert rows == [("ok", size, None)] * 8
+
+
+def test_a_page_holding_a_large_body_slot_gets_its_probe_past_the_hosts_waiting_downloads(workspace: Workspace, site: MockServer):
+    """Four large bodies from one host, one slot: the first page's soft-404 probe must not
+    queue behind the host's other downloads, which wait for that page to be let go (before
+    probes had a download slot of their own, this waited out EVIDENCE_LARGE_BODY_WAIT)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import FAST, ROOT
+
+    size = 8_000_000
+    doc = workspace.path / "doc.txt"
+    doc.write_text("".join(f"{i} See {site.url(f'/big?n={size}&k={i}')}\n" for i in range(4)), encoding="utf-8")
+    settings = ["-s", "EVIDENCE_LARGE_BODY_SIZE=1000000", "-s", "EVIDENCE_LARGE_BODY_SLOTS=1", "-s", "EVIDENCE_LARGE_BODY_WAIT=3600"]
+    # Not a timing: a crawl of 32 MB from loopback that has not ended after two minutes is stuck.
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "crawl", *FAST, *settings, str(doc)],
+        cwd=workspace.path, env=workspace.env(), capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(workspace.db) as connection:
+        rows = connection.execute("SELECT state, content_length FROM captures").fetchall()
+    assert rows == [("ok", size)] * 4

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from scrapy.http import Headers, Response
 
 WIRE_META_KEY = "evidence_wire"
+#: A download that never waits for a large-body slot (see ``_gated_chunks``).
+UNGATED_META_KEY = "evidence_ungated"
 
 # The origin of the request being sent, for choosing its connection pool: Scrapy's
 # handler asks for a client without saying which request it is for.
@@ -73,6 +75,7 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
         self._large_wait = crawler.settings.getfloat("EVIDENCE_LARGE_BODY_WAIT")
         self._large_slots = asyncio.Semaphore(slots) if slots > 0 and self._large_size > 0 else None
         self._stats = crawler.stats
+        self._max_body = crawler.settings.getint("EVIDENCE_MAX_BODY_SIZE")
         super().__init__(crawler)
 
     async def download_request(self, request: Request) -> Response:
@@ -82,8 +85,12 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
         parts = urlsplit(request.url)
         origin = (parts.scheme, parts.hostname or "", parts.port)
         token = _ORIGIN.set(origin)
+        # A body the recorder cuts below the large size is never large; a soft-404 probe
+        # (cut at 1 MiB) must not wait for a slot that the page awaiting it may hold.
+        cap = request.meta.get("evidence_max_body", self._max_body)
+        gated = not request.meta.get(UNGATED_META_KEY) and (not cap or cap > self._large_size)
         held = [False]
-        slot_token = _SLOT.set(held)
+        slot_token = _SLOT.set(held if gated else None)
         self._in_flight[origin] = self._in_flight.get(origin, 0) + 1
         try:
             if not self._deadline:
@@ -161,7 +168,7 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
         nothing is read and the server's send blocks; no read timeout runs. The slot is
         released by ``download_request`` (with the response, or on failure)."""
         held = _SLOT.get()
-        if held is None:  # not called from download_request: nothing could release a slot
+        if held is None:  # a small capped body, or not from download_request
             async for chunk in response.aiter_raw():
                 yield chunk
             return

@@ -9,6 +9,7 @@ capture are not probed again.
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,6 +19,7 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.handlers.wirehttp import UNGATED_META_KEY
 from crawler.failures import classify
 from crawler.middlewares.warcrecorder import (
     CHECKED_AT_META_KEY,
@@ -150,7 +152,15 @@ class CitationSpider(scrapy.Spider):
     async def _fetch_probe(self, url: str) -> Fetched:
         # A random value can ask a server for anything (a huge page, a long report): a
         # probe only needs the beginning of the answer.
-        meta = {"dont_retry": True, "cookiejar": url, MAX_BODY_META_KEY: PROBE_MAX_BODY}
+        # A download slot of its own, and no large-body slot to wait for: the page awaiting
+        # this probe holds one of its host's download slots and perhaps a large-body slot
+        # (crawler/handlers/wirehttp.py), and the host's other downloads may be waiting
+        # for that page to be let go. It is one request per URL shape and run.
+        host = urlsplit(url).hostname or ""
+        meta = {
+            "dont_retry": True, "cookiejar": url, MAX_BODY_META_KEY: PROBE_MAX_BODY, "download_slot": f"{host} (probes)",
+            UNGATED_META_KEY: True,
+        }
         request = scrapy.Request(url, dont_filter=True, meta=meta)
         assert self.crawler.engine is not None
         try:
