@@ -60,8 +60,10 @@ def main() -> None:
             bulk = work / "bulk-urls.txt"
             bulk.write_text("\n".join(urls) + "\n")
             process = subprocess.Popen(
+                # Whole bodies every time: a second run of this script would otherwise get
+                # 304s and revisits, and measure nothing.
                 [sys.executable, "-m", "cli", "crawl", str(bulk), "--db", str(db), "--archive", str(archive),
-                 "--allow-private", "-q"],
+                 "--allow-private", "-q", "-s", "EVIDENCE_CONDITIONAL_REQUESTS=False", "-s", "EVIDENCE_DEDUPLICATE=False"],
                 cwd=HERE.parent, env=env,
             )
             _, status, usage = os.wait4(process.pid, 0)
