@@ -341,3 +341,34 @@ def test_a_page_holding_a_large_body_slot_gets_its_probe_past_the_hosts_waiting_
     with sqlite3.connect(workspace.db) as connection:
         rows = connection.execute("SELECT state, content_length FROM captures").fetchall()
     assert rows == [("ok", size)] * 4
+
+
+def test_the_archive_folder_moved_away_mid_run_fails_the_run_with_one_line(workspace: Workspace, site: MockServer):
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import FAST, ROOT
+
+    doc = workspace.path / "doc.txt"
+    doc.write_text(f"1 See {site.url('/plan')}\n2 See {site.url('/slow?s=1.5')}\n", encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "crawl", *FAST, str(doc)],
+        cwd=workspace.path, env=workspace.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(workspace.archive.glob("*.warc.gz.open")):  # the first exchange is written
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    moved = workspace.path / "moved"
+    workspace.archive.rename(moved)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 3, err
+    assert "cannot close" in err and "keep the archive folder in place while a crawl runs" in err
+    assert "Traceback" not in err
+    # Put back, the next run closes the file left open and checks every URL again.
+    moved.rename(workspace.archive)
+    again = workspace.crawl(str(doc))
+    assert again.returncode in (0, 1), again.stderr
+    assert not list(workspace.archive.glob("*.open"))
+    assert workspace.run("verify").returncode == 0

@@ -197,3 +197,20 @@ def test_incompressible_bodies_are_stored_and_read_back_exactly(tmp_path):
     assert read == bodies
     # The prose still shrinks: only the noise was stored as it is.
     assert os.path.getsize(path) < len(noise) + len(mixed) + len(prose) // 4
+
+
+def test_an_archive_folder_moved_away_mid_run_is_a_clear_archive_error(tmp_path):
+    import pytest
+
+    from crawler.exceptions import ArchiveError
+    from crawler.warc.writer import WarcStore
+
+    store = WarcStore(tmp_path / "archive")
+    store.write([WarcRecord(record_type="resource", target_uri="http://example.gob.mx/", date=datetime(2026, 11, 27, tzinfo=timezone.utc),
+                            content_type="text/plain", block=b"plan")])
+    (tmp_path / "archive").rename(tmp_path / "elsewhere")
+    with pytest.raises(ArchiveError, match=r"cannot close .*\.warc\.gz\.open: No such file or directory; keep the archive folder"):
+        store.close()
+    store.close()  # nothing left to close
+    (left,) = (tmp_path / "elsewhere").iterdir()
+    assert left.name.endswith(".warc.gz.open")

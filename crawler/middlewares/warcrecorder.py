@@ -29,7 +29,7 @@ from crawler.warc.dedup import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED, Original
 from crawler.warc.records import WarcRecord
 from crawler.db import open_database
 from crawler.exceptions import ArchiveError
-from crawler.warc.runstore import record_closed, stop_for_archive_failure, store_for
+from crawler.warc.runstore import FATAL_STAT, record_closed, stop_for_archive_failure, store_for
 from crawler.warc.writer import RecordLocation
 
 if TYPE_CHECKING:
@@ -231,7 +231,13 @@ class WarcRecorderMiddleware:
         return record, None
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        self.store.close()
+        try:
+            self.store.close()
+        except ArchiveError as exc:
+            # The crawl is over already: keep the reason, so that the run fails with it.
+            logger.error("%s", exc)
+            if self.stats.get_value(FATAL_STAT) is None:
+                self.stats.set_value(FATAL_STAT, str(exc))
         # Every item is processed by now: no transaction of the pipeline is open.
         sessions = open_database(self.crawler.settings.get("EVIDENCE_DB_URL"), create=False)
         with sessions() as session, session.begin():

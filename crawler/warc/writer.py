@@ -145,13 +145,21 @@ class WarcStore:
             return
         self.sync()
         size = self._file.tell()
-        self._file.close()
         assert self._name is not None
-        final = self.directory / self._name
-        os.replace(self.directory / (self._name + OPEN_SUFFIX), final)
-        closed = ClosedFile(self._name, self._sha256.hexdigest(), size)
-        self._file = None
-        self._name = None
+        name, self._name = self._name, None
+        try:
+            self._file.close()
+            os.replace(self.directory / (name + OPEN_SUFFIX), self.directory / name)
+        except OSError as exc:
+            # Moved or removed under the crawl: what was synced stays in NAME.open, which
+            # the next run in the right folder closes (crawler/warc/recover.py).
+            raise ArchiveError(
+                f"cannot close {self.directory / (name + OPEN_SUFFIX)}: {exc.strerror}; "
+                "keep the archive folder in place while a crawl runs (the next run closes the file)"
+            ) from exc
+        finally:
+            self._file = None
+        closed = ClosedFile(name, self._sha256.hexdigest(), size)
         if self.on_close is not None:
             self.on_close(closed)
 
