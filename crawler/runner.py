@@ -89,13 +89,11 @@ def run_crawl(
     """Import ``documents`` (or the embedded seed into an empty database) and crawl.
 
     With documents, only their URLs are visited; without, every URL the database's
-    documents cite. ``documents`` is emptied once they are recorded. One Scrapy crawl per process: the Twisted reactor cannot restart.
+    documents cite; ``documents`` is emptied once they are recorded (``cited_urls``).
+    One Scrapy crawl per process: the Twisted reactor cannot restart.
     ``locked`` says the caller holds the database's run lock (``crawler/runlock.py``).
     """
     urls = cited_urls(sessions, documents)
-    # Recorded now: the list is emptied so the parsed citations (15 MB for 10,000 URLs)
-    # are not held through the crawl by the caller.
-    documents.clear()
     settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
     _close_dead_runs(sessions, every=locked)
     _close_dead_files(sessions, Path(settings.get("EVIDENCE_ARCHIVE_DIR")))
@@ -149,9 +147,13 @@ def crawl_here(
 
 def cited_urls(sessions: sessionmaker[Session], documents: list[ParsedDocument]) -> list[str]:
     """Import ``documents`` and return the URLs they cite; without documents, every URL the
-    database's documents cite (the embedded seed imported into an empty database)."""
+    database's documents cite (the embedded seed imported into an empty database).
+
+    ``documents`` is emptied once recorded, so that the caller does not hold the parsed
+    citations (15 MB for 10,000 URLs) through the crawl."""
     if documents:
         imported = [record_file(sessions, document) for document in documents]
+        documents.clear()
         return list(dict.fromkeys(url for item in imported for url in item.urls))
     if not has_documents(sessions):
         import_seed(sessions)

@@ -11,8 +11,11 @@ import subprocess
 import sys
 import time
 
+from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.db import open_database
+from crawler.models import Record
 from crawler.warc.reader import read_record
 from tests.conftest import FAST, ROOT, Workspace
 from tests.mockserver import MockServer
@@ -53,8 +56,9 @@ def wait_for_captures(workspace: Workspace, at_least: int, timeout: float = 60) 
 
 
 def assert_every_row_points_at_its_record(workspace: Workspace) -> int:
-    with sqlite3.connect(workspace.db) as connection:
-        rows = connection.execute("SELECT filename, offset, record_id FROM records").fetchall()
+    sessions = open_database(workspace.db_url or str(workspace.db), create=False)
+    with sessions() as session:
+        rows = session.execute(select(Record.filename, Record.offset, Record.record_id)).all()
     for filename, offset, record_id in rows:
         record = read_record(workspace.archive, filename, offset)  # checks the block digest
         assert record.header("WARC-Record-ID") == record_id

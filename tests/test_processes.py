@@ -18,14 +18,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from warcio.archiveiterator import ArchiveIterator
 
 from crawler.db import open_database
-from crawler.models import Capture, Record, Run, Target
+from crawler.models import Capture, Run, Target
 from crawler.processes import shard_by_host
-from crawler.warc.reader import read_record
 from tests.conftest import FAST, ROOT, Workspace
 from tests.mockserver import MockServer
+from tests.test_interrupt import assert_every_row_points_at_its_record, wait_for_captures
 
 # Answers that do not depend on how often a page was asked for: the same states
 # whichever workspace crawls the sites first.
@@ -57,23 +56,6 @@ def states(workspace: Workspace, run_id: int = 1) -> dict[str, str]:
         rows = session.execute(select(Target.url, Capture.state).join(Capture).where(Capture.run_id == run_id)).all()
     assert len(rows) == len({url for url, _ in rows}), "a URL recorded twice in one run"
     return dict(rows)
-
-
-def assert_every_row_points_at_its_record(workspace: Workspace) -> int:
-    sessions = open_database(workspace.db_url or str(workspace.db), create=False)
-    with sessions() as session:
-        rows = session.execute(select(Record.filename, Record.offset, Record.record_id)).all()
-    for filename, offset, record_id in rows:
-        assert read_record(workspace.archive, filename, offset).header("WARC-Record-ID") == record_id
-        path = workspace.archive / filename
-        if not path.exists():
-            path = workspace.archive / (filename + ".open")
-        with open(path, "rb") as handle:
-            handle.seek(offset)
-            independent = next(iter(ArchiveIterator(handle, check_digests="raise")))
-            independent.content_stream().read()
-            assert independent.rec_headers.get_header("WARC-Record-ID") == record_id
-    return len(rows)
 
 
 def writer_pids(workspace: Workspace) -> set[str]:
@@ -185,23 +167,6 @@ def start_crawl(workspace: Workspace, doc: str, *args: str, session: bool = Fals
         text=True,
         start_new_session=session,
     )
-
-
-def wait_for_captures(workspace: Workspace, at_least: int, timeout: float = 60) -> None:
-    import sqlite3
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if workspace.db.exists():
-            try:
-                with sqlite3.connect(workspace.db) as connection:
-                    (count,) = connection.execute("SELECT COUNT(*) FROM captures").fetchone()
-                if count >= at_least:
-                    return
-            except sqlite3.OperationalError:
-                pass  # schema not created yet
-        time.sleep(0.05)
-    raise AssertionError(f"no {at_least} captures within {timeout} s")
 
 
 def children_of(pid: int) -> list[int]:

@@ -58,7 +58,6 @@ def run_coordinated(
     """Import ``documents`` (or re-check every cited URL), hand the run to the workers, sum it up."""
     client = connect(frontier_url)
     urls = cited_urls(sessions, documents)
-    documents.clear()  # recorded: not held through the run (see run_crawl)
     settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
     _close_dead_runs(sessions, every=locked)
     recorded = _recorded_settings(settings)

@@ -158,20 +158,16 @@ class WireHttpDownloadHandler(HttpxDownloadHandler):
         return client
 
     def _iter_body_chunks(self, response: Any) -> AsyncIterator[bytes]:  # type: ignore[override]
-        if self._large_slots is None:
+        held = _SLOT.get()
+        if self._large_slots is None or held is None:  # no slots, or a small capped body
             return cast("AsyncIterator[bytes]", response.aiter_raw())
-        return self._gated_chunks(response, self._large_slots)
+        return self._gated_chunks(response, self._large_slots, held)
 
-    async def _gated_chunks(self, response: Any, slots: asyncio.Semaphore) -> AsyncIterator[bytes]:
+    async def _gated_chunks(self, response: Any, slots: asyncio.Semaphore, held: list[bool]) -> AsyncIterator[bytes]:
         """The body's chunks; past EVIDENCE_LARGE_BODY_SIZE (announced, or received when
         no length was announced) only once a large-body slot is free. While it waits,
         nothing is read and the server's send blocks; no read timeout runs. The slot is
         released by ``download_request`` (with the response, or on failure)."""
-        held = _SLOT.get()
-        if held is None:  # a small capped body, or not from download_request
-            async for chunk in response.aiter_raw():
-                yield chunk
-            return
         announced = _content_length(response)
         if announced is not None and announced > self._large_size:
             held[0] = await self._take(slots)

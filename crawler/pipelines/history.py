@@ -47,10 +47,6 @@ class TargetHistory:
     #: (document name, title, footnote) of every citation of the target
     cited_by: list[tuple[str, str, str]] = field(default_factory=list)
 
-    @property
-    def first_fingerprint(self) -> str | None:
-        return self.first.fingerprint if self.first else None
-
 
 def load_histories(session: Session, urls: set[str], run_id: int, recent: int) -> dict[str, TargetHistory]:
     """The history of every target among ``urls``, as of before run ``run_id``."""
