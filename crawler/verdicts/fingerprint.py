@@ -11,7 +11,7 @@ session ids, "consulted on" timestamps, script nonces) that changes on every req
 - Anything else, or a PDF without a text layer: the decoded bytes.
 
 Fingerprints are ``text:sha256:<hex>`` (of the masked text) or ``bytes:sha256:<hex>`` (of
-the payload with its content coding undone), and one more form for PDFs:
+the payload with its content coding undone), and one more form:
 
 - ``deferred:sha256:<hex>``: an HTML page or a PDF whose text was not extracted, ``<hex>``
   being the SHA-256 of the payload with its content coding undone (the hex of its
@@ -20,9 +20,10 @@ the payload with its content coding undone), and one more form for PDFs:
   most of what judging a capture costs (0.3 ms for a 28 KB page, tens of milliseconds for
   a small PDF, seconds for a long report). So the pipeline defers it on a target's first
   capture (unless a soft-404 probe answered with a page of the same kind, whose text is
-  compared with this one's), and the first capture whose bytes differ resolves it: the earlier payload is read back from the WARC, its meaning
-  computed with its own capture time, and every row of the target holding that deferred
-  fingerprint is updated to the result (see ``crawler/pipelines/evidence.py``). The
+  compared with this one's), and the first capture whose bytes differ resolves it: the
+  earlier payload is read back from the WARC, its meaning computed with its own capture
+  time, and every row of the target holding that deferred fingerprint is updated to the
+  result (see ``crawler/pipelines/evidence.py``). The
   verdict rules only ever compare resolved fingerprints. If the earlier payload cannot be
   read back, the two payloads' bytes are compared instead and the capture carries the
   signal ``previous_unreadable``.
