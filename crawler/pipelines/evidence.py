@@ -383,8 +383,9 @@ class EvidencePipeline:
 
 _CAPTURE_COLUMNS = [column.key for column in Capture.__table__.columns if column.key != "id"]
 _RECORD_COLUMNS = [column.key for column in Record.__table__.columns if column.key not in ("id", "capture_id")]
-_INSERT_CAPTURES = insert(Capture.__table__).returning(Capture.__table__.c.id, sort_by_parameter_order=True)
-_INSERT_RECORDS = insert(Record.__table__)
+_CAPTURES = Capture.metadata.tables[Capture.__tablename__]
+_INSERT_CAPTURES = insert(_CAPTURES).returning(_CAPTURES.c.id, sort_by_parameter_order=True)
+_INSERT_RECORDS = insert(Record.metadata.tables[Record.__tablename__])
 
 
 def insert_captures(session: Session, captures: list[Capture]) -> None:
