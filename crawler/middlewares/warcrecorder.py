@@ -126,7 +126,7 @@ class WarcRecorderMiddleware:
             request.meta[_CAPPED_KEY] = "time"
             raise StopDownload(fail=False)
 
-    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+    async def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
         started = datetime.fromtimestamp(request.meta.get(_STARTED_KEY, time.time()), timezone.utc)
         wire: Wire | None = request.meta.get(WIRE_META_KEY)
         body: bytes | memoryview = response.body
@@ -170,7 +170,7 @@ class WarcRecorderMiddleware:
         try:
             # Made durable by the pipeline, once per batch, before it commits rows that
             # point at these records (an fsync per exchange cost more than the rest).
-            response_at, request_at = self.store.write([payload_record, request_record])
+            response_at, request_at = await self.store.write_async([payload_record, request_record])
         except ArchiveError as exc:
             stop_for_archive_failure(self.crawler, exc)
             raise IgnoreRequest(str(exc)) from exc

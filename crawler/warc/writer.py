@@ -8,10 +8,13 @@ closed cleanly. The database always stores the final name; readers fall back to 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import socket
+import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -32,6 +35,10 @@ GZIP_LEVEL = 6
 STORE_FROM = 256 * 1024
 _SAMPLE = 32 * 1024
 _SHRINKS_BELOW = 0.97
+# Records at least this large are compressed and written on the store's own thread (zlib
+# and hashlib let go of the GIL on buffers this size); smaller ones cost less than the
+# hand-over (about 20 µs) and are written at once.
+THREAD_FROM = 8 * 1024
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,11 @@ class RecordLocation:
 class WarcStore:
     """Appends records to the current file of ``directory``, rolling over at ``max_size``.
 
-    Not thread-safe: Scrapy calls downloader middlewares from the reactor thread only.
+    ``write`` runs on the caller's thread; ``write_async`` hands large records to the
+    store's one writer thread, so that compressing a page (0.4 ms for 28 KB at level 6)
+    or a 1 GB dataset (seconds) runs beside the crawl instead of stalling its event loop.
+    One lock orders every file operation, so offsets, the running checksum and
+    ``sync``/``close`` see whole record groups only.
     """
 
     def __init__(
@@ -80,6 +91,8 @@ class WarcStore:
         self._sha256 = hashlib.sha256()
         self._serial = 0
         self._stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")[:17]
+        self._lock = threading.Lock()
+        self._writer: ThreadPoolExecutor | None = None
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -92,10 +105,22 @@ class WarcStore:
     def current_name(self) -> str | None:
         return self._name
 
+    async def write_async(self, records: list[WarcRecord]) -> list[RecordLocation]:
+        """``write``, on the writer thread when the records are large (see ``THREAD_FROM``)."""
+        if sum(len(part) for record in records for part in (record.block, record.tail)) < THREAD_FROM:
+            return self.write(records)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-warc")
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self.write, records)
+
     def write(self, records: list[WarcRecord]) -> list[RecordLocation]:
         """Write ``records`` next to each other in one file, each as its own gzip member."""
+        with self._lock:
+            return self._write(records)
+
+    def _write(self, records: list[WarcRecord]) -> list[RecordLocation]:
         if self._file is not None and self._file.tell() >= self.max_size:
-            self.close()
+            self._close()
         start: int | None = None
         locations = []
         try:
@@ -130,6 +155,10 @@ class WarcStore:
 
     def sync(self) -> None:
         """Make what was written durable; call before committing rows that point at it."""
+        with self._lock:
+            self._sync()
+
+    def _sync(self) -> None:
         if self._file is not None:
             try:
                 self._file.flush()
@@ -141,9 +170,16 @@ class WarcStore:
                 ) from exc
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._file is None:
             return
-        self.sync()
+        self._sync()
         size = self._file.tell()
         assert self._name is not None
         name, self._name = self._name, None
