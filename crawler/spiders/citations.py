@@ -29,7 +29,7 @@ from crawler.middlewares.warcrecorder import (
     Hop,
 )
 from crawler.warc.dedup import Original
-from crawler.verdicts.soft404 import probe_key, probe_url
+from crawler.verdicts.soft404 import is_root, probe_key, probe_url
 
 TARGET_META_KEY = "evidence_target"
 PROBE_MAX_BODY = 1 << 20
@@ -139,11 +139,15 @@ class CitationSpider(scrapy.Spider):
         return self.known_digests.get(item.url) != item.hops[-1].payload_digest
 
     async def _probe(self, url: str) -> Fetched | None:
-        target = probe_url(url)
-        if target is None:
+        if is_root(url):
             return None
         key = probe_key(url)
         if key not in self._probes:
+            # Drawn only for a new shape: 25 letters from the system's random source
+            # cost more than the rest of this method.
+            target = probe_url(url)
+            if target is None:
+                return None
             future: asyncio.Future[Fetched] = asyncio.get_running_loop().create_future()
             self._probes[key] = future
             future.set_result(await self._fetch_probe(target))
