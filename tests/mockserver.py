@@ -337,6 +337,14 @@ def _to_file(h: Handler, version: int, count: int, query: dict[str, list[str]]) 
     h.send(302, b"", [("Location", "file:///etc/passwd")])
 
 
+def _cookie_check(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    # A portal that first sets a session cookie and sends the visitor back to the page.
+    if "visitante=1" in (h.headers.get("Cookie") or ""):
+        h.send(200, html("Con sesión", "Contenido para visitantes con sesión."))
+    else:
+        h.send(302, b"", [("Location", "/cookie-check"), ("Set-Cookie", "visitante=1; path=/")])
+
+
 def _loop(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
     h.send(302, b"", [("Location", "/loop")])
 
@@ -564,6 +572,7 @@ ROUTES = {
     "/short": _short,
     "/reset": _reset,
     "/loop": _loop,
+    "/cookie-check": _cookie_check,
 }
 
 

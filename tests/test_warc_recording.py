@@ -159,6 +159,14 @@ def test_each_cited_url_is_fetched_as_a_fresh_visitor(workspace: Workspace, site
     assert "Cookie" not in sent
 
 
+def test_a_cookie_set_on_a_redirect_is_sent_on_the_next_hop(workspace: Workspace, site: MockServer):
+    # Each URL's jar lives until its capture is done (redirects included), then is let go.
+    crawl_urls(workspace, site, "/cookie-check", "/plan", "/echo?b=1", extra=("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"))
+    rows = {row["url"]: row for row in json.loads(workspace.run("status", "--json").stdout)}
+    assert rows[site.url("/cookie-check")]["state"] == "ok"
+    assert rows[site.url("/cookie-check")]["http_status"] == 200
+
+
 def test_incompressible_bodies_are_stored_and_read_back_exactly(tmp_path):
     import os
     import random

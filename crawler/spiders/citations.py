@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import scrapy
+from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
@@ -70,6 +71,9 @@ class CitationSpider(scrapy.Spider):
         #: per URL, its last archived full response (read by the WARC recorder too)
         self.originals = originals or {}
         self._probes: dict[str, asyncio.Future[Fetched]] = {}
+        # Scrapy's cookie middleware (None when it is switched off), looked up on first use.
+        self._cookies: CookiesMiddleware | None = None
+        self._cookies_looked_up = False
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.targets:
@@ -106,8 +110,22 @@ class CitationSpider(scrapy.Spider):
             headers["If-Modified-Since"] = original.last_modified
         return headers
 
+    def _forget_cookies(self, meta: dict[str, Any]) -> None:
+        """Let go of the cookie jar of a URL that is done (redirects and retries included).
+
+        Scrapy's cookie middleware keeps every jar it was asked for until the crawl ends,
+        and each cited URL has its own (``request_for``): 0.6 KB each, 6 MB per 10,000
+        URLs, for cookies no later request will send.
+        """
+        if not self._cookies_looked_up:
+            self._cookies = self.crawler.get_downloader_middleware(CookiesMiddleware)
+            self._cookies_looked_up = True
+        if self._cookies is not None:
+            self._cookies.jars.pop(meta.get("cookiejar"), None)
+
     async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[CaptureItem]:
         meta = response.meta
+        self._forget_cookies(meta)
         item = CaptureItem(
             url=meta[TARGET_META_KEY],
             checked_at=_checked_at(meta),
@@ -122,6 +140,7 @@ class CitationSpider(scrapy.Spider):
     def failed(self, failure: Failure) -> Iterable[CaptureItem]:
         request = failure.request  # type: ignore[attr-defined]
         meta = request.meta
+        self._forget_cookies(meta)
         exc = failure.value
         assert exc is not None  # an errback's failure always carries its exception
         yield CaptureItem(
@@ -170,8 +189,10 @@ class CitationSpider(scrapy.Spider):
         try:
             response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # noqa: BLE001 - every failure is an answer about the site
+            self._forget_cookies(meta)
             hops = request.meta.get(HOPS_META_KEY, [])
             return Fetched(url=url, checked_at=_checked_at(request.meta), hops=hops, error_kind=classify(exc))
+        self._forget_cookies(meta)
         return Fetched(
             url=url,
             checked_at=_checked_at(response.meta),
