@@ -139,7 +139,9 @@ class EvidencePipeline:
         self.stats.inc_value("evidence/db/commits")
 
     def _capture(self, session: Session, item: CaptureItem) -> Capture:
-        history = self._histories.get(item.url)
+        # A URL is captured once per run: its history is let go as it is used (a URL
+        # that comes round again is read back from the database).
+        history = self._histories.pop(item.url, None)
         if history is None:
             history = self._history(session, item.url)
         target_id = history.target_id
@@ -321,7 +323,6 @@ class EvidencePipeline:
             session.add(target)
             session.flush()
             histories[url] = TargetHistory(target.id)
-        self._histories[url] = histories[url]
         return histories[url]
 
     def _write_metadata(self, item: CaptureItem, capture: Capture, history: TargetHistory) -> None:
