@@ -84,6 +84,11 @@ def _overrides(items: tuple[str, ...]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
+        if name == "EVIDENCE_WARC_COMPRESSION":
+            from crawler.warc.writer import COMPRESSIONS
+
+            if value not in COMPRESSIONS:
+                raise click.BadParameter(f"EVIDENCE_WARC_COMPRESSION={value!r}: use one of {', '.join(COMPRESSIONS)}", param_hint="-s/--set")
         settings[name] = value
     return settings
 

@@ -63,6 +63,9 @@ EVIDENCE_RUN_ID = 0
 EVIDENCE_WARC_PREFIX = "evidence"
 #: A WARC file is closed and a new one started once it reaches this many bytes.
 EVIDENCE_WARC_MAX_SIZE = 1024 * 1024 * 1024
+#: How records are gzipped: ``fast`` (ISA-L, a ninth of zlib's CPU, files 12-20% larger)
+#: or ``small`` (zlib level 6). Both are standard gzip members (crawler/warc/writer.py).
+EVIDENCE_WARC_COMPRESSION = "fast"
 #: Show done/total, the current host and the rate on stderr while crawling, when stderr
 #: is a terminal (never under cron). ``-q`` switches it off.
 EVIDENCE_PROGRESS_ENABLED = True

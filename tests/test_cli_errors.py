@@ -131,3 +131,11 @@ def test_a_document_that_cites_nothing_is_an_input_error(workspace: Workspace):
         assert result.returncode == 2
         assert error_line(result) == "Error: notes.md cites no http or https URL; check that it is the right document"
     assert not workspace.db.exists()
+
+
+def test_an_unknown_warc_compression_is_refused_before_anything_is_written(workspace: Workspace):
+    (workspace.path / "doc.txt").write_text("1 See http://127.0.0.1:1/x\n", encoding="utf-8")
+    result = workspace.crawl("doc.txt", "-s", "EVIDENCE_WARC_COMPRESSION=tiny")
+    assert result.returncode == 2
+    assert "EVIDENCE_WARC_COMPRESSION='tiny': use one of fast, small" in result.stderr
+    assert not workspace.db.exists() and not workspace.archive.exists()

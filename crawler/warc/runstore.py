@@ -44,6 +44,7 @@ def store_for(crawler: Crawler) -> WarcStore:
                 ),
             ],
             on_close=_queue(crawler),
+            compression=settings.get("EVIDENCE_WARC_COMPRESSION"),
         )
         setattr(crawler, _ATTRIBUTE, store)
     return store
