@@ -23,15 +23,21 @@ from warcio import warcwriter
 from warcio.warcwriter import WARCWriter
 
 
-class _Gzip6(warcwriter.GzippingWrapper):
-    # warcio compresses at level 9; evidence writes level 6. The floor uses the same level
-    # so that the comparison is about the pipeline, not about zlib.
+class _SameGzip(warcwriter.GzippingWrapper):
+    # warcio compresses with zlib at level 9; evidence uses ISA-L at its level 3 (or zlib
+    # at level 6 with EVIDENCE_WARC_COMPRESSION=small, FLOOR_COMPRESSION=small here). The
+    # floor uses the same compressor so that the comparison is about the pipeline.
     def __init__(self, out: object) -> None:
-        self.compressor = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        if os.environ.get("FLOOR_COMPRESSION", "fast") == "small":
+            self.compressor = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        else:
+            from isal import isal_zlib
+
+            self.compressor = isal_zlib.compressobj(3, isal_zlib.DEFLATED, isal_zlib.MAX_WBITS + 16)
         self.out = out
 
 
-warcwriter.GzippingWrapper = _Gzip6  # type: ignore[misc]
+warcwriter.GzippingWrapper = _SameGzip  # type: ignore[misc]
 
 
 class Connection:
