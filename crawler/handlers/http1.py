@@ -238,7 +238,8 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 def _head_end(buffer: bytearray, start: int) -> tuple[int, int]:
     """Where the head ends and the length of its blank-line terminator; -1 if not yet."""
     crlf = buffer.find(b"\r\n\r\n", start)
-    lf = buffer.find(b"\n\n", start)
+    # Only before the CRLF one: past it is the body, maybe megabytes of it.
+    lf = buffer.find(b"\n\n", start, len(buffer) if crlf < 0 else crlf + 2)
     if lf >= 0 and (crlf < 0 or lf < crlf):
         return lf, 2
     return crlf, 4

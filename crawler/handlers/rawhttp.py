@@ -88,6 +88,8 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # Servers close idle connections after a few seconds (nginx: 75, Apache: 5); one kept
 # longer than this is more likely closed than useful.
 _IDLE_EXPIRY = 5.0
+# How often the deadline watchdog looks: a deadline is met to within this many seconds.
+_WATCHDOG_EVERY = 1.0
 # Scrapy's own default when a request carries no download_timeout.
 _DEFAULT_TIMEOUT = 10.0
 
@@ -109,6 +111,10 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         # use is in no pool; there is no limit on those (the downloader bounds them).
         self._idle: OrderedDict[Origin, list[Connection]] = OrderedDict()
         self._sweeper: asyncio.TimerHandle | None = None
+        # Downloads under EVIDENCE_DOWNLOAD_DEADLINE: their task, and when it passes.
+        self._watched: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.TimerHandle | None = None
         self._closing = False
         # Each body is held whole until it is archived and judged: large ones are read a
         # few at a time, so that a report citing ten datasets does not hold ten at once.
@@ -139,15 +145,18 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
             not cap or cap > self._large_size
         )
         held = [False]
-        try:
+        task = asyncio.current_task() if self._deadline else None
+        if task is not None:
             # DOWNLOAD_TIMEOUT bounds each read; a server sending its head one byte at a
             # time never trips it. The recorder cuts slow bodies at the deadline (keeping
-            # what came); this bounds the whole exchange, a little later.
-            if not self._deadline:
-                response = await self._download(request, held if gated else None)
-            else:
-                async with asyncio.timeout(self._deadline + 5):
-                    response = await self._download(request, held if gated else None)
+            # what came); this bounds the whole exchange, a little later. One watchdog
+            # for all downloads: a timer per download cost more than its exchange's parsing.
+            loop = asyncio.get_running_loop()
+            self._watched[task] = loop.time() + self._deadline + 5
+            if self._watchdog is None:
+                self._watchdog = loop.call_later(_WATCHDOG_EVERY, self._expire_overdue)
+        try:
+            response = await self._download(request, held if gated else None)
             if held[0] and self._large_slots is not None:
                 # The body lives as long as its response: Scrapy keeps the response until
                 # the items made from it are through the pipeline, which is when the
@@ -155,13 +164,30 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
                 weakref.finalize(response, self._large_slots.release)
                 held[0] = False
             return response
-        except TimeoutError as exc:
+        except asyncio.CancelledError as exc:
+            if task is None or task not in self._expired:
+                raise
+            self._expired.discard(task)
+            task.uncancel()
             raise DownloadTimeoutError(
                 f"{request.url} took longer than EVIDENCE_DOWNLOAD_DEADLINE ({self._deadline:g} s)"
             ) from exc
         finally:
+            if task is not None:
+                self._watched.pop(task, None)
+                self._expired.discard(task)
             if held[0] and self._large_slots is not None:
                 self._large_slots.release()
+
+    def _expire_overdue(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        overdue = [task for task, deadline in self._watched.items() if deadline <= now]
+        for task in overdue:
+            del self._watched[task]
+            self._expired.add(task)
+            task.cancel()
+        self._watchdog = loop.call_later(_WATCHDOG_EVERY, self._expire_overdue) if self._watched else None
 
     async def _download(self, request: Request, held: list[bool] | None) -> Response:
         timeout = float(request.meta.get("download_timeout", _DEFAULT_TIMEOUT))
@@ -219,7 +245,13 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
     async def _read_response(
         self, request: Request, origin: Origin, connection: Connection, head: Head, timeout: float, held: list[bool] | None
     ) -> Response:
-        headers = Headers(head.headers)
+        # What Headers(head.headers) makes (title-cased names, each with its list of
+        # values), without its per-value type checks.
+        grouped: dict[bytes, list[bytes]] = {}
+        for name, value in head.headers:
+            grouped.setdefault(name.title(), []).append(value)
+        headers = Headers()
+        dict.update(headers, grouped)
         try:
             frame = framing(head, request.method)
         except ProtocolError as exc:
@@ -417,7 +449,7 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
                 self._proxy_ssl_context = _make_insecure_ssl_ctx()
             proxy_tls = self._proxy_ssl_context
         await loop.create_connection(
-            lambda: connection, parts.hostname, parts.port or _DEFAULT_PORTS[parts.scheme],
+            lambda: connection, parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme],
             ssl=proxy_tls, local_addr=self._local_addr,
         )
         if scheme != "https":
@@ -449,13 +481,14 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         assert transport is not None
         upgraded = await loop.start_tls(transport, connection, self._ssl_context, server_hostname=host)
         assert upgraded is not None
-        connection.transport = upgraded  # type: ignore[assignment]
+        connection.transport = upgraded
 
     async def close(self) -> None:
         self._closing = True
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        for timer in (self._sweeper, self._watchdog):
+            if timer is not None:
+                timer.cancel()
+        self._sweeper = self._watchdog = None
         for idle in self._idle.values():
             for connection in idle:
                 connection.close()
@@ -483,7 +516,8 @@ def _request_bytes(request: Request, parts: SplitResult, origin: Origin) -> tupl
             netloc = netloc.rpartition(":")[0]
         recorded.append((b"Host", netloc.encode("ascii")))
     proxy_auth: bytes | None = None
-    for name, values in source.items():
+    # Headers keeps each name's values as a list already: no copies through its items().
+    for name, values in dict.items(source):
         if name.lower() == b"proxy-authorization":
             proxy_auth = values[-1] if values else None
             continue
