@@ -225,9 +225,6 @@ def _originals(sessions: sessionmaker[Session]) -> dict[str, Original]:
 def _tune_logging(level_name: str) -> None:
     """Quiet what is not news, after Scrapy has (re)configured logging."""
     level = logging.getLevelName(level_name) if isinstance(level_name, str) else int(level_name)
-    # The HTTP client's own per-request lines only at DEBUG: Scrapy already logs each.
-    for name in ("httpx2", "httpcore2"):
-        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.WARNING)
     # A URL still down after its retries is a verdict (unreachable) in the summary;
     # Scrapy's ERROR line for it would make cron mail on every run.
     if level >= logging.WARNING:

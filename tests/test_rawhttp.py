@@ -341,3 +341,95 @@ def test_the_deadline_bounds_the_whole_exchange(raw: RawServer):
     )
     assert isinstance(result, DownloadTimeoutError)
     assert "EVIDENCE_DOWNLOAD_DEADLINE" in str(result)
+
+
+class TunnelProxy:
+    """A forward proxy that opens every CONNECT tunnel asked for (127.0.0.1 only)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.heads: list[bytes] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += client.recv(4096)
+        head = data.partition(b"\r\n\r\n")[0]
+        self.heads.append(head)
+        host, _, port = head.split(b" ")[1].rpartition(b":")
+        assert host == b"127.0.0.1"
+        upstream = socket.create_connection(("127.0.0.1", int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        threading.Thread(target=_pipe, args=(client, upstream), daemon=True).start()
+        _pipe(upstream, client)
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+def test_https_goes_through_a_connect_tunnel_kept_alive():
+    from base64 import b64encode
+
+    from tests.mockserver import MockServer
+
+    proxy = TunnelProxy()
+    auth = b"Basic " + b64encode(b"user:secret")
+    with MockServer(tls=True) as site:
+        requests = [
+            Request(site.url("/plan"), meta={"proxy": f"127.0.0.1:{proxy.port}"}, headers={"Proxy-Authorization": auth})
+            for _ in range(2)
+        ]
+        # The guard is not applied behind a proxy: the proxy is what is connected to.
+        results = fetch(*requests, EVIDENCE_ALLOW_PRIVATE=False)
+    proxy.listener.close()
+    assert [r.status for r in results] == [200, 200]
+    assert results[0].certificate and results[0].protocol == "HTTP/1.1"
+    assert len(proxy.heads) == 1, "the second request went through the same tunnel"
+    assert proxy.heads[0].startswith(b"CONNECT 127.0.0.1:")
+    assert b"Proxy-Authorization: " + auth in proxy.heads[0]
+    sent = requests[0].meta[WIRE_META_KEY].request_headers
+    assert all(name.lower() != b"proxy-authorization" for name, _ in sent), "credentials stay out of the archive"
+
+
+def test_loopback_is_refused_without_a_proxy(raw: RawServer):
+    from scrapy.exceptions import DownloadConnectionRefusedError
+
+    from crawler.failures import classify
+
+    (result,) = fetch(Request(raw.url("/plain")), EVIDENCE_ALLOW_PRIVATE=False)
+    assert isinstance(result, DownloadConnectionRefusedError)
+    assert classify(result) == "private_address"
+    assert raw.connections == 0
+
+
+def test_a_refused_connection_is_classified_as_such():
+    from scrapy.exceptions import DownloadConnectionRefusedError
+
+    from crawler.failures import classify
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    (result,) = fetch(Request(f"http://127.0.0.1:{port}/"))
+    assert isinstance(result, DownloadConnectionRefusedError)
+    assert classify(result) == "refused"
