@@ -400,7 +400,7 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         connection = Connection()
         tls = self._ssl_context if scheme == "https" else None
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout or None):
                 if proxy is None:
                     # Behind a proxy the proxy resolves names: the operator chose it, and
                     # only it is connected to. Otherwise every connection goes through the
