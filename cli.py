@@ -88,7 +88,8 @@ def _overrides(items: tuple[str, ...]) -> dict[str, str]:
             from crawler.warc.writer import COMPRESSIONS
 
             if value not in COMPRESSIONS:
-                raise click.BadParameter(f"EVIDENCE_WARC_COMPRESSION={value!r}: use one of {', '.join(COMPRESSIONS)}", param_hint="-s/--set")
+                choices = ", ".join(COMPRESSIONS)
+                raise click.BadParameter(f"EVIDENCE_WARC_COMPRESSION={value!r}: use one of {choices}", param_hint="-s/--set")
         settings[name] = value
     return settings
 

@@ -228,9 +228,6 @@ def _tune_logging(level_name: str) -> None:
     # Scrapy leaves the root logger at NOTSET and filters in its handler, so every debug
     # line of every request was formatted into a record and then dropped (1.4% of a crawl).
     logging.getLogger().setLevel(level)
-    # The HTTP client's own per-request lines only at DEBUG: Scrapy already logs each.
-    for name in ("httpx2", "httpcore2"):
-        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.WARNING)
     # A URL still down after its retries is a verdict (unreachable) in the summary;
     # Scrapy's ERROR line for it would make cron mail on every run.
     if level >= logging.WARNING:

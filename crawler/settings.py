@@ -164,8 +164,8 @@ DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 
 # Only http and https are ever fetched, also after a redirect.
 DOWNLOAD_HANDLERS = {
-    "http": "crawler.handlers.wirehttp.WireHttpDownloadHandler",
-    "https": "crawler.handlers.wirehttp.WireHttpDownloadHandler",
+    "http": "crawler.handlers.rawhttp.RawHttpDownloadHandler",
+    "https": "crawler.handlers.rawhttp.RawHttpDownloadHandler",
     "file": None,
     "data": None,
     "ftp": None,

@@ -22,7 +22,7 @@ from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.handlers.wirehttp import WIRE_META_KEY, Wire
+from crawler.handlers.rawhttp import WIRE_META_KEY, Wire
 from crawler.middlewares.warcrecorder import WarcRecorderMiddleware
 
 TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=20)

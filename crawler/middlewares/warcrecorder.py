@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
 
-from crawler.handlers.wirehttp import WIRE_META_KEY, Wire
+from crawler.handlers.rawhttp import WIRE_META_KEY, Wire
 from crawler.tlsinfo import Certificate, inspect_certificate
 from crawler.warc.dedup import PROFILE_IDENTICAL, PROFILE_NOT_MODIFIED, Original, revisit
 from crawler.warc.records import WarcRecord

@@ -20,7 +20,7 @@ from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from crawler.handlers.wirehttp import UNGATED_META_KEY
+from crawler.handlers.rawhttp import UNGATED_META_KEY
 from crawler.failures import classify
 from crawler.middlewares.warcrecorder import (
     CHECKED_AT_META_KEY,
@@ -177,7 +177,7 @@ class CitationSpider(scrapy.Spider):
         # probe only needs the beginning of the answer.
         # A download slot of its own, and no large-body slot to wait for: the page awaiting
         # this probe holds one of its host's download slots and perhaps a large-body slot
-        # (crawler/handlers/wirehttp.py), and the host's other downloads may be waiting
+        # (crawler/handlers/rawhttp.py), and the host's other downloads may be waiting
         # for that page to be let go. It is one request per URL shape and run.
         host = urlsplit(url).hostname or ""
         meta = {
