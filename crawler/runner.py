@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import platform
+import sys
 from datetime import timezone
 import socket
 from pathlib import Path
@@ -131,6 +134,7 @@ def crawl_here(
     """One Scrapy crawl of ``urls`` in this process: its finish reason and fatal archive
     failure, if any. ``before_start`` is called once the reactor is installed."""
     _offline_public_suffixes()
+    _fixed_mmap_threshold()
     process = CrawlerProcess(settings)
     _tune_logging(settings.get("LOG_LEVEL"))
     crawler = process.create_crawler(CitationSpider)
@@ -262,6 +266,26 @@ def _close_dead_runs(sessions: sessionmaker[Session], *, every: bool = False) ->
         for run in session.scalars(select(Run).where(Run.status == "running")):
             if every or (run.host == host and not process_alive(run.pid)):
                 run.status = "interrupted"
+
+
+def _fixed_mmap_threshold() -> None:
+    """Keep glibc handing bodies of 1 MiB and more back to the system when freed.
+
+    glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB),
+    so after the first dataset the next ones were carved from the heap, whose freed space
+    stayed in the process: a 10,000-URL crawl citing ten 8 MB files peaked 11 MB higher.
+    A fixed threshold costs an mmap and a munmap per large body.
+    """
+    if sys.platform != "linux" or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_MMAP_THRESHOLD, 1024 * 1024)
+    except (OSError, AttributeError):
+        pass
+
+
+_M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
 
 
 def _offline_public_suffixes() -> None:
