@@ -195,13 +195,17 @@ DOWNLOADER_MIDDLEWARES = {
     # No allowed_domains and no http_user: each would only look at every request.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+    # Redirects without asking the Referer spider middleware (crawler/middlewares/redirect.py).
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.redirect.RedirectMiddleware": 600,
 }
 # Each spider middleware wraps every callback's output in another async iterator; these
 # have nothing to do here: every status reaches the spider anyway (HTTPERROR_ALLOW_ALL),
 # and the spider yields items only (it never follows links, and fetches its soft-404
-# probes through the engine), so there are no requests of its own to police. (The
-# Referer middleware stays: the redirect middleware relies on it for redirected hops.)
+# probes through the engine), so there are no requests of its own to police, and no
+# request carries a Referer (crawler/middlewares/redirect.py).
 SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
     "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": None,
     "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,

@@ -222,3 +222,17 @@ def test_an_archive_folder_moved_away_mid_run_is_a_clear_archive_error(tmp_path)
     store.close()  # nothing left to close
     (left,) = (tmp_path / "elsewhere").iterdir()
     assert left.name.endswith(".warc.gz.open")
+
+
+def test_redirected_hops_carry_no_referer_and_nothing_warns(workspace: Workspace, site: MockServer):
+    # A cited URL is fetched as if typed in: no Referer, on the first hop or after a redirect.
+    doc = workspace.path / "doc.txt"
+    doc.write_text(f"1 See {site.url('/dir')}\n", encoding="utf-8")
+    result = workspace.crawl(str(doc), "-v")
+    assert result.returncode in (0, 1), result.stderr
+    assert not [line for line in result.stderr.splitlines() if line.startswith(("WARNING", "ERROR"))], result.stderr
+    records = records_by_uri(workspace)
+    hops = [site.url("/dir"), site.url("/dir/")]
+    for url in hops:
+        request = next(record for record in records[url] if record[0] == "request")
+        assert b"Referer:" not in request[3] and b"referer:" not in request[3].lower(), request[3]
