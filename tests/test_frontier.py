@@ -29,6 +29,10 @@ WORKER_FAST = ["-s", "EVIDENCE_FRONTIER_HEARTBEAT=0.2", "-s", "EVIDENCE_FRONTIER
 CITED = ["/plan", "/avance", "/nota", "/nota.pdf", "/status/404", "/dir"] + [f"/aspx/pagina{i}" for i in range(8)]
 
 
+def _as_background_job() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Cluster:
     """A coordinator and its workers, each a real `python cli.py` process."""
 
@@ -38,9 +42,12 @@ class Cluster:
         self.env = workspace.env(EVIDENCE_FRONTIER=frontier)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
+        # Started as a shell starts a background job (`evidence crawl --frontier … &`), with
+        # SIGINT ignored: Ctrl-C or kill -INT must still stop a coordinator and its workers.
         return subprocess.Popen(
             [sys.executable, str(ROOT / "cli.py"), *args],
             cwd=self.workspace.path, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=_as_background_job,
         )
 
     def coordinator(self, document: Path, *extra: str) -> subprocess.Popen[str]:

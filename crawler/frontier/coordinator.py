@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -73,6 +74,9 @@ def run_coordinated(
         raise FrontierError(f"cannot publish run {run_id} to the frontier {_without_password(frontier_url)}: {exc}") from exc
     children = _spawn(workers, worker_command or [], db, frontier_url, run_id, overrides)
     reason = "finished"
+    # Ctrl-C (or kill -INT) stops the run even where SIGINT came in ignored: a shell
+    # starts background jobs so, and Python then keeps it ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _wait(frontier, progress)
         frontier.close("finished")
@@ -87,6 +91,7 @@ def run_coordinated(
             "what the workers recorded is kept, run `evidence crawl --frontier` again for the rest"
         ) from exc
     finally:
+        signal.signal(signal.SIGINT, previous)
         if progress is not None:
             progress.write("\n")
         _reap_children(children)
