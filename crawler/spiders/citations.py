@@ -9,6 +9,7 @@ capture are not probed again.
 from __future__ import annotations
 
 import asyncio
+import functools
 from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -71,9 +72,6 @@ class CitationSpider(scrapy.Spider):
         #: per URL, its last archived full response (read by the WARC recorder too)
         self.originals = originals or {}
         self._probes: dict[str, asyncio.Future[Fetched]] = {}
-        # Scrapy's cookie middleware (None when it is switched off), looked up on first use.
-        self._cookies: CookiesMiddleware | None = None
-        self._cookies_looked_up = False
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.targets:
@@ -117,11 +115,13 @@ class CitationSpider(scrapy.Spider):
         and each cited URL has its own (``request_for``): 0.6 KB each, 6 MB per 10,000
         URLs, for cookies no later request will send.
         """
-        if not self._cookies_looked_up:
-            self._cookies = self.crawler.get_downloader_middleware(CookiesMiddleware)
-            self._cookies_looked_up = True
         if self._cookies is not None:
             self._cookies.jars.pop(meta.get("cookiejar"), None)
+
+    @functools.cached_property
+    def _cookies(self) -> CookiesMiddleware | None:
+        # Looked up on first use: the middlewares are built after the spider.
+        return self.crawler.get_downloader_middleware(CookiesMiddleware)
 
     async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[CaptureItem]:
         meta = response.meta
@@ -189,10 +189,10 @@ class CitationSpider(scrapy.Spider):
         try:
             response = await self.crawler.engine.download_async(request)
         except Exception as exc:  # noqa: BLE001 - every failure is an answer about the site
-            self._forget_cookies(meta)
             hops = request.meta.get(HOPS_META_KEY, [])
             return Fetched(url=url, checked_at=_checked_at(request.meta), hops=hops, error_kind=classify(exc))
-        self._forget_cookies(meta)
+        finally:
+            self._forget_cookies(meta)
         return Fetched(
             url=url,
             checked_at=_checked_at(response.meta),
