@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import Any
 
-from scrapy.crawler import CrawlerProcess
+from scrapy import signals
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -136,8 +137,8 @@ def crawl_here(
     _offline_public_suffixes()
     _fixed_mmap_threshold()
     process = CrawlerProcess(settings)
-    _tune_logging(settings.get("LOG_LEVEL"))
     crawler = process.create_crawler(CitationSpider)
+    tune_logging_on_start(crawler)
     process.crawl(
         crawler, targets=urls, known_digests=_known_digests(sessions, urls), originals=_originals(sessions)
     )
@@ -224,6 +225,17 @@ def _originals(sessions: sessionmaker[Session]) -> dict[str, Original]:
                     last_modified=record.last_modified,
                 )
     return originals
+
+
+def tune_logging_on_start(crawler: Crawler) -> None:
+    """Tune logging (below) once the engine starts: Scrapy puts the root logger back to
+    NOTSET each time a crawl applies its settings, which is after the crawler is made."""
+    level_name = crawler.settings.get("LOG_LEVEL")
+
+    def tune() -> None:
+        _tune_logging(level_name)
+
+    crawler.signals.connect(tune, signals.engine_started, weak=False)
 
 
 def _tune_logging(level_name: str) -> None:

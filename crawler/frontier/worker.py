@@ -176,7 +176,14 @@ def run_worker(
     wait: float | None = None,
 ) -> WorkerResult:
     # The runner's helpers: what a worker starts with is what a local crawl starts with.
-    from crawler.runner import _close_dead_files, _known_digests, _offline_public_suffixes, _originals, _tune_logging, build_settings
+    from crawler.runner import (
+        _close_dead_files,
+        _known_digests,
+        _offline_public_suffixes,
+        _originals,
+        build_settings,
+        tune_logging_on_start,
+    )
 
     client = connect(frontier_url)
     frontier = wait_for_run(client, run_id, wait)
@@ -230,8 +237,8 @@ def run_worker(
     ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = settings.getfloat("EVIDENCE_FRONTIER_HEARTBEAT")
     _offline_public_suffixes()
     process = CrawlerProcess(settings)
-    _tune_logging(settings.get("LOG_LEVEL"))
     crawler = process.create_crawler(FrontierSpider)
+    tune_logging_on_start(crawler)
     process.crawl(crawler, targets=urls, known_digests=_known_digests(sessions, urls), originals=_originals(sessions))
     process.start()
     stats = crawler.stats
