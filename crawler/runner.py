@@ -188,7 +188,7 @@ def _known_digests(sessions: sessionmaker[Session], urls: list[str]) -> dict[str
         .group_by(Capture.target_id)
     )
     with sessions() as session:
-        rows = session.execute(
+        rows = session.connection().execute(
             select(Target.url, Capture.payload_digest)
             .join(Capture, Capture.target_id == Target.id)
             .where(Capture.id.in_(latest))
@@ -210,19 +210,26 @@ def _originals(sessions: sessionmaker[Session]) -> dict[str, Original]:
         )
         .group_by(Record.target_uri)
     )
+    columns = (
+        Record.payload_digest, Record.record_id, Record.target_uri, Record.date, Record.filename, Record.offset,
+        Record.content_type, Record.etag, Record.last_modified,
+    )
+    # Plain rows streamed from the cursor: ORM objects, all fetched and held in the
+    # session's identity map, cost 20 MB at 10,000 URLs, and the process kept most of it.
     with sessions() as session:
-        for record in session.scalars(select(Record).where(Record.id.in_(latest))):
-            if record.payload_digest and record.date:  # narrowed for the type checker
-                originals[record.target_uri] = Original(
-                    payload_digest=record.payload_digest,
-                    record_id=record.record_id,
-                    target_uri=record.target_uri,
-                    date=record.date.replace(tzinfo=timezone.utc),
-                    filename=record.filename,
-                    offset=record.offset,
-                    content_type=record.content_type,
-                    etag=record.etag,
-                    last_modified=record.last_modified,
+        rows = session.connection().execute(select(*columns).where(Record.id.in_(latest)))
+        for digest, record_id, target_uri, date, filename, offset, content_type, etag, last_modified in rows:
+            if digest and date:
+                originals[target_uri] = Original(
+                    payload_digest=digest,
+                    record_id=record_id,
+                    target_uri=target_uri,
+                    date=date.replace(tzinfo=timezone.utc),
+                    filename=filename,
+                    offset=offset,
+                    content_type=content_type,
+                    etag=etag,
+                    last_modified=last_modified,
                 )
     return originals
 
