@@ -382,6 +382,10 @@ def _home(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> 
     h.send(200, noisy("Portal de Gobierno Abierto", "<p>Bienvenida al portal.</p>"))
 
 
+def _robots(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
+    h.send(200, b"User-agent: *\nDisallow: /cerrado/\n", [("Content-Type", "text/plain")])
+
+
 def _unchanged(h: Handler, version: int, count: int, query: dict[str, list[str]]) -> None:
     number = h.path.rsplit("pagina", 1)[1].split(".")[0]
     content = f"<p>Compromiso {number}: informe de avance trimestral.</p><p>Meta {number}: {int(number) * 7} acciones.</p>"
@@ -573,6 +577,7 @@ ROUTES = {
     "/reset": _reset,
     "/loop": _loop,
     "/cookie-check": _cookie_check,
+    "/robots.txt": _robots,
 }
 
 

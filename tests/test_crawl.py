@@ -290,3 +290,20 @@ def test_diff_report_annotate_and_ack_read_and_write_the_same_database(crawled):
     assert f"acknowledged {site.url('/avance')}" in acked.stdout
     again = workspace.run("ack", "--all")
     assert again.stdout.startswith("nothing to acknowledge")
+
+
+def test_obey_robots_refuses_disallowed_urls_and_fetches_the_rest(workspace: Workspace, site: MockServer):
+    refused = [f"/cerrado/{n}" for n in range(6)]
+    allowed = ["/aspx/pagina1", "/aspx/pagina2"]
+    report = workspace.path / "informe.md"
+    report.write_text("".join(f"{n} Ver {site.url(p)}\n" for n, p in enumerate(refused + allowed, 1)), encoding="utf-8")
+    # One request at a time: the spider hands out start requests a few at a time, and a
+    # refused request, which never reaches the downloader, must still make room for the next.
+    result = workspace.crawl(str(report), "--obey-robots", "-s", "CONCURRENT_REQUESTS=1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = states(workspace)
+    assert {got[site.url(p)] for p in refused} == {("unreachable", "robots")}
+    assert {got[site.url(p)] for p in allowed} == {("ok", "first_capture")}
+    hits = site.hits()
+    assert hits.get("/robots.txt") == 1
+    assert not any(path.startswith("/cerrado/") for path in hits), hits

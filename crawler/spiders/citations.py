@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
 from scrapy.http import Response
 from twisted.python.failure import Failure
@@ -34,6 +36,8 @@ from crawler.warc.dedup import Original
 from crawler.verdicts.soft404 import is_root, probe_key, probe_url
 
 TARGET_META_KEY = "evidence_target"
+# Set on a request from start() until it reaches the downloader (see start()).
+_WAITING_META_KEY = "evidence_waiting"
 PROBE_MAX_BODY = 1 << 20
 
 
@@ -72,10 +76,40 @@ class CitationSpider(scrapy.Spider):
         #: per URL, its last archived full response (read by the WARC recorder too)
         self.originals = originals or {}
         self._probes: dict[str, asyncio.Future[Fetched]] = {}
+        # Requests handed to the scheduler and not yet to the downloader.
+        self._waiting = 0
+        self._moved = asyncio.Event()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> CitationSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._reached_downloader, signals.request_reached_downloader)
+        crawler.signals.connect(spider._reached_downloader, signals.request_dropped)
+        return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # Scrapy takes every start request at once: 10,000 URLs were 10,000 requests, with
+        # their headers and meta, held in the scheduler from the first second (14 MB on a
+        # re-check). A few per download slot keep the downloader as busy.
+        backlog = 2 * max(self.settings.getint("CONCURRENT_REQUESTS"), 1)
         for url in self.targets:
-            yield self.request_for(url)
+            while self._waiting >= backlog:
+                self._moved.clear()
+                await self._moved.wait()
+            request = self.request_for(url)
+            request.meta[_WAITING_META_KEY] = True
+            self._waiting += 1
+            yield request
+
+    def _reached_downloader(self, request: scrapy.Request) -> None:
+        self._release(request.meta)
+
+    def _release(self, meta: dict[str, Any]) -> None:
+        # Also called with a request's outcome: one stopped by a downloader middleware
+        # (robots.txt) never reaches the downloader.
+        if meta.pop(_WAITING_META_KEY, False):
+            self._waiting -= 1
+            self._moved.set()
 
     def request_for(self, url: str) -> scrapy.Request:
         """The request that checks one cited URL (also built by frontier workers)."""
@@ -125,6 +159,7 @@ class CitationSpider(scrapy.Spider):
 
     async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[CaptureItem]:
         meta = response.meta
+        self._release(meta)
         self._forget_cookies(meta)
         item = CaptureItem(
             url=meta[TARGET_META_KEY],
@@ -140,6 +175,7 @@ class CitationSpider(scrapy.Spider):
     def failed(self, failure: Failure) -> Iterable[CaptureItem]:
         request = failure.request  # type: ignore[attr-defined]
         meta = request.meta
+        self._release(meta)
         self._forget_cookies(meta)
         exc = failure.value
         assert exc is not None  # an errback's failure always carries its exception
