@@ -177,7 +177,10 @@ def test_a_killed_workers_urls_are_completed_by_the_other(tmp_path, postgres: Po
     workspace = Workspace(tmp_path, db_url=postgres.create_database())
     cluster = Cluster(workspace, redis_server.url(2))
     client = redis.Redis.from_url(cluster.frontier)
-    slow = [f"/slow?s=1.2&n={n}" for n in range(6)]
+    # The first URL is done early and the others take long (within the 2 s timeout): the
+    # URLs the worker holds when the first is done are still seconds from done when it is
+    # killed. With equal delays, one could be recorded between the look and the kill.
+    slow = ["/slow?s=0.2&n=0"] + [f"/slow?s=1.8&n={n}" for n in range(1, 6)]
     with MockServer() as site:
         coordinator = cluster.coordinator(cite(site, slow, tmp_path / "informe.md"))
         doomed = cluster.worker("doomed")
