@@ -248,9 +248,11 @@ def tune_logging_on_start(crawler: Crawler) -> None:
 def _tune_logging(level_name: str) -> None:
     """Quiet what is not news, after Scrapy has (re)configured logging."""
     level = logging.getLevelName(level_name) if isinstance(level_name, str) else int(level_name)
-    # Scrapy leaves the root logger at NOTSET and filters in its handler, so every debug
-    # line of every request was formatted into a record and then dropped (1.4% of a crawl).
+    # Scrapy leaves the root logger at NOTSET, sets its own "scrapy" logger to DEBUG and
+    # filters in its handler, so every debug line of every request was formatted into a
+    # record and then dropped (1.4% of a crawl).
     logging.getLogger().setLevel(level)
+    logging.getLogger("scrapy").setLevel(level)
     # A URL still down after its retries is a verdict (unreachable) in the summary;
     # Scrapy's ERROR line for it would make cron mail on every run.
     if level >= logging.WARNING:
