@@ -14,6 +14,7 @@ from fastwarc.warc import ArchiveIterator as FastArchiveIterator
 from fastwarc.warc import WarcRecordType
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.spiders.citations import by_host_in_turn
 from tests.conftest import Workspace
 from tests.mockserver import PDF_BYTES, MockServer
 
@@ -307,3 +308,15 @@ def test_obey_robots_refuses_disallowed_urls_and_fetches_the_rest(workspace: Wor
     hits = site.hits()
     assert hits.get("/robots.txt") == 1
     assert not any(path.startswith("/cerrado/") for path in hits), hits
+
+
+def test_hosts_take_turns_in_the_crawl_order():
+    # Start requests go to the scheduler a few at a time, so this order is what spreads
+    # the downloads: 500 pages of one site cited first must not hold every slot.
+    cited = [f"https://sitio.gob.mx/p{n}" for n in range(3)] + ["http://otro.org/a", "https://SITIO.gob.mx/p3", "http://otro.org/b", "http://tercero.mx/"]
+    assert by_host_in_turn(cited) == [
+        "https://sitio.gob.mx/p0", "http://otro.org/a", "http://tercero.mx/",
+        "https://sitio.gob.mx/p1", "http://otro.org/b",
+        "https://sitio.gob.mx/p2",
+        "https://SITIO.gob.mx/p3",
+    ]
