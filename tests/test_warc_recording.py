@@ -48,6 +48,9 @@ def test_status_line_reason_and_repeated_headers_are_kept(workspace: Workspace, 
     # request and response are one capture
     assert request[1].get_header("WARC-Concurrent-To") == response[1].get_header("WARC-Record-ID")
     assert response[1].get_header("WARC-IP-Address") == "127.0.0.1"
+    # A GET has no payload: its record has a block digest and nothing else to digest.
+    assert request[1].get_header("WARC-Block-Digest") and request[1].get_header("WARC-Payload-Digest") is None
+    assert response[1].get_header("WARC-Payload-Digest")
 
 
 def test_request_line_keeps_the_query_and_the_headers_sent(workspace: Workspace, site: MockServer):
