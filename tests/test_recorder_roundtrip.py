@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import random
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +35,12 @@ EXCHANGE = st.fixed_dictionaries(
         "reason": st.binary(max_size=30).map(lambda b: bytes(c for c in b if 32 <= c < 127)),
         "headers": HEADERS,
         # With zlib (small), bodies from 8 KiB are written on the store's writer thread.
-        "body": st.one_of(st.binary(max_size=5000), st.binary(min_size=9000, max_size=20000)),
+        # Those are grown from a seed: drawn byte by byte, six of them were more data than
+        # hypothesis draws for one example, and its health check failed the test at random.
+        "body": st.one_of(
+            st.binary(max_size=5000),
+            st.tuples(st.integers(0, 2**32), st.integers(9000, 20000)).map(lambda t: random.Random(t[0]).randbytes(t[1])),
+        ),
         "gzip": st.booleans(),
         "query": st.text(alphabet="abc=&%20", max_size=20),
     }
