@@ -8,7 +8,7 @@ than first crawls. A 304's latency measures the server's load as well as a 200's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from scrapy.extensions.throttle import AutoThrottle
 
@@ -17,8 +17,16 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 
+class _Ok:
+    """What AutoThrottle's delay policy reads of a response: its status. Copying each 304
+    into a new response with status 200 cost 1.6% of a re-check."""
+
+    status = 200
+
+
+_OK = _Ok()
+
+
 class NotModifiedAwareAutoThrottle(AutoThrottle):
     def _adjust_delay(self, slot: Slot, latency: float, response: Response) -> None:
-        if response.status == 304:
-            response = response.replace(status=200)
-        super()._adjust_delay(slot, latency, response)
+        super()._adjust_delay(slot, latency, cast("Response", _OK) if response.status == 304 else response)
