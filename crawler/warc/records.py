@@ -83,7 +83,7 @@ class WarcRecord:
         fields.append(("WARC-Block-Digest", digest(self.block, self.tail)))
         payload_digest = self.payload_digest
         # A request without a body (every GET) has nothing for a payload digest to tell:
-        # leaving it out takes 35 bytes off each request record, a fortieth of a re-check.
+        # leaving it out takes about 40 bytes off each request record, 3% of a re-check.
         empty_request = self.record_type == "request" and self.length == self.payload_offset
         if payload_digest is not None and not empty_request:
             fields.append(("WARC-Payload-Digest", payload_digest))
