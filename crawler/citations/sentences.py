@@ -20,7 +20,6 @@ _SENTENCE_END = re.compile(
 _LIST_BULLET = re.compile(r"\s*(?:[-*+•]|\d{1,3}[.)])[ \t]+")
 _WORD_BEFORE = re.compile(r"(\S+)$")
 _FIRST_SPACE = re.compile(r"\s")
-_LAST_SPACE = re.compile(r"\s\S*$")
 _ABBREVIATIONS = frozenset(
     {"e.g", "i.e", "cf", "vs", "no", "nos", "vol", "pp", "p", "art", "fig", "ed", "eds", "mr", "mrs",
      "ms", "dr", "prof", "st", "sr", "sra", "lic", "ing", "núm", "pág", "ej", "approx", "dept", "inc",
@@ -69,9 +68,9 @@ def clip(sentence: str, offset: int) -> str:
         low, high = max(offset - reach, 0), min(offset + reach, len(sentence))
         piece = sentence[low:high]
         head = _FIRST_SPACE.search(piece) if low else None
-        tail = _LAST_SPACE.search(piece) if high < len(sentence) else None
+        tail = _last_space(piece) if high < len(sentence) else -1
         cut_low = head.start() if head else 0
-        cut_high = tail.start() if tail else len(piece)
+        cut_high = tail if tail >= 0 else len(piece)
         piece = ("… " if low else "") + piece[cut_low:cut_high] + (" …" if high < len(sentence) else "")
         return clip(piece, offset - low - cut_low + (2 if low else 0))
     lead = len(sentence) - len(sentence.lstrip())
@@ -87,3 +86,12 @@ def clip(sentence: str, offset: int) -> str:
         window = window.rpartition(" ")[0] + "…"
     return window
 
+
+def _last_space(text: str) -> int:
+    """Index of the last whitespace character of ``text``, or -1. Scanned from the end: a
+    regular expression anchored at the end tries every position from the start, and this
+    ran once per URL of a long list."""
+    for index in range(len(text) - 1, -1, -1):
+        if text[index].isspace():
+            return index
+    return -1

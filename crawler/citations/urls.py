@@ -44,7 +44,9 @@ _HOST_REST = re.compile(r" [^\W_][^\s<>\"]*\.[^\s<>\"]*[^\s<>\".,;:!?'’”)\]]
 # Characters that can never be part of a bare URL written in prose.
 _BARE_STOP = frozenset(" \t\n\r\f\v\u00a0<>\"`") | frozenset(SUPERSCRIPT_DIGITS)
 _CLOSERS = {")": "(", "]": "["}
+_BARE_PLAIN = re.compile("[^" + re.escape("".join(sorted(_BARE_STOP | set("()[]")))) + r"\s]+")
 _SCHEME = re.compile(r"[a-z][a-z0-9+.\-]*:", re.IGNORECASE)
+_WHITESPACE = re.compile(r"\s")
 # Sentence punctuation, closing quotes and Markdown emphasis that follow a URL in prose.
 _TRAILING = frozenset(".,;:!?'\"’”»*")
 
@@ -116,19 +118,20 @@ def bare_end(line: str, start: int) -> int:
     closing parenthesis, so "(see https://x.org/a_(b))" keeps the balanced "(b)"."""
     depth = {"(": 0, "[": 0}
     pos = start
-    while pos < len(line):
+    while True:
+        # Runs of ordinary characters in one step: this ran per character, per URL.
+        match = _BARE_PLAIN.match(line, pos)
+        pos = match.end() if match else pos
+        if pos >= len(line):
+            return pos
         char = line[pos]
-        if char in _BARE_STOP or char.isspace():
-            break
         if char in depth:
             depth[char] += 1
-        elif char in _CLOSERS:
-            opener = _CLOSERS[char]
-            if depth[opener] == 0:
-                break
-            depth[opener] -= 1
+        elif char in _CLOSERS and depth[_CLOSERS[char]]:
+            depth[_CLOSERS[char]] -= 1
+        else:
+            return pos
         pos += 1
-    return pos
 
 
 def _bare_span(line: str, start: int, prefix: int) -> Span:
@@ -178,7 +181,7 @@ def problem_reason(url: str) -> str | None:
     scheme, _, rest = url.partition(":")
     if scheme.lower() not in ("http", "https"):
         return "scheme"
-    if not rest.startswith("//") or any(char.isspace() for char in url):
+    if not rest.startswith("//") or _WHITESPACE.search(url):
         return "malformed"
     try:
         parts = urlsplit(url)
