@@ -139,6 +139,11 @@ ROBOTSTXT_OBEY = False
 #: citations spread over many hosts, and with 100 ms answers 16 in flight capped a run
 #: at 160 URLs/s whatever the machine.
 CONCURRENT_REQUESTS = 64
+# Counts requests being downloaded, not those waiting out their host's delay
+# (crawler/downloader.py).
+DOWNLOADER = "crawler.downloader.TransferBoundDownloader"
+# By priority, then first in, first out (crawler/scheduler.py).
+SCHEDULER = "crawler.scheduler.CitationScheduler"
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0

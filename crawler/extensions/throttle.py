@@ -1,9 +1,18 @@
-"""AutoThrottle that takes a 304 for the healthy answer it is.
+"""AutoThrottle that takes a 304 for the healthy answer it is, and a host's first answer
+for a measurement that replaces the start delay.
 
 Scrapy's AutoThrottle lowers a host's delay only on 200 answers. A re-check sends
 conditional requests, so an unchanged site answers 304 to nearly every URL and each
 host stayed at ``AUTOTHROTTLE_START_DELAY`` for the whole run: re-checks ran slower
 than first crawls. A 304's latency measures the server's load as well as a 200's.
+
+``AUTOTHROTTLE_START_DELAY`` is a guess made before a host has answered. Scrapy averages
+each new measurement with the delay before it, so the guess weighed on a host's next
+four or five requests: with the 1 s start delay and 100 ms answers a host took 2.4 s
+for its first six requests instead of 0.6 s, a second and a half of every crawl spent
+at a fraction of its pace. Here a host's first healthy answer (200 or 304) sets its
+delay from the measured latency; later answers are averaged as in Scrapy, and a delay
+that grows still grows at once.
 """
 
 from __future__ import annotations
@@ -12,8 +21,12 @@ from typing import TYPE_CHECKING, cast
 
 from scrapy.extensions.throttle import AutoThrottle
 
+from crawler.downloader import TransferBoundDownloader
+
 if TYPE_CHECKING:
+    from scrapy import Request, Spider
     from scrapy.core.downloader import Slot
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
 
 
@@ -28,5 +41,25 @@ _OK = _Ok()
 
 
 class NotModifiedAwareAutoThrottle(AutoThrottle):
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        # Hosts (download slots) whose latency has been measured on a healthy answer.
+        self._measured: set[str] = set()
+
+    def _response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
+        key, slot = self._get_slot(request, spider)
+        if slot is None or key is None:
+            return
+        before = slot.delay
+        if key not in self._measured and response.status in (200, 304) \
+                and request.meta.get("download_latency") is not None \
+                and not request.meta.get("autothrottle_dont_adjust_delay", False):
+            self._measured.add(key)
+            # Forget the guess: averaging from the minimum lands on the measured pace.
+            slot.delay = self.mindelay
+        super()._response_downloaded(response, request, spider)
+        if slot.delay < before and isinstance(self.crawler.engine.downloader, TransferBoundDownloader):
+            self.crawler.engine.downloader.hurry(slot)
+
     def _adjust_delay(self, slot: Slot, latency: float, response: Response) -> None:
         super()._adjust_delay(slot, latency, cast("Response", _OK) if response.status == 304 else response)
