@@ -19,8 +19,11 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from scrapy.core.downloader import Downloader
+from scrapy.utils.defer import deferred_from_coro
 
 if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
     from scrapy import Request, Spider
     from scrapy.core.downloader import Slot
     from scrapy.crawler import Crawler
@@ -58,6 +61,20 @@ class TransferBoundDownloader(Downloader):
         # Requests parked behind their host's delay still hold memory; the engine stops
         # handing out more once this many are in the downloader at all.
         self._most_active = 2 * self.total_concurrency
+
+    def fetch(self, request: Request, spider: Spider | None = None) -> Deferred[Any]:
+        # Scrapy's fetch is a Twisted inlineCallbacks generator around this coroutine,
+        # behind a wrapper that checks for a deprecated argument on every call.
+        # Counted now, not when the coroutine first runs: the engine asks needs_backout()
+        # again before that, and would hand out requests past CONCURRENT_REQUESTS.
+        self.active.add(request)
+        return deferred_from_coro(self._fetch(request))
+
+    async def _fetch(self, request: Request) -> Any:
+        try:
+            return await self.middleware.download_async(self._enqueue_request, request)
+        finally:
+            self.active.remove(request)
 
     def needs_backout(self) -> bool:
         if not self.total_concurrency:

@@ -236,6 +236,12 @@ EXTENSIONS = {
 }
 # One pipeline task per response instead of a hundred.
 CONCURRENT_ITEMS = 1
+# Scrapy starts no download while the responses being judged and archived add up to more
+# than this (5 MB by default), so every cited file over 5 MB paused the whole crawl while
+# it was handled. Large bodies are already read EVIDENCE_LARGE_BODY_SLOTS at a time.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 32 * 1024 * 1024
+# Counters without Scrapy's per-attribute deprecation shim (crawler/stats.py).
+STATS_CLASS = "crawler.stats.EvidenceStatsCollector"
 # Scrapy's downloader/* stats re-serialise every request to count its bytes (2% of a
 # re-check); the evidence/* stats and the database say what a run did.
 DOWNLOADER_STATS = False

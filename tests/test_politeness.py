@@ -74,3 +74,22 @@ def test_the_scheduler_hands_out_by_priority_then_in_arrival_order():
     out = [scheduler.next_request() for _ in range(5)]
     assert out == [redirect_hop, cited[0], cited[1], cited[2], retry]
     assert scheduler.next_request() is None and not scheduler.has_pending_requests()
+
+
+def test_no_more_than_concurrent_requests_are_in_flight(workspace: Workspace, site: MockServer):
+    with MockServer(address="127.0.0.2") as second, MockServer(address="127.0.0.3") as third:
+        servers = (site, second, third)
+        # Each answer takes 1 s; two places in all, two per host: six requests arriving
+        # at once would mean the limit counted nothing.
+        result = workspace.crawl(
+            _cite(workspace, [server.url(f"/slow?s=1&n={n}") for server in servers for n in range(2)]),
+            "-s", "CONCURRENT_REQUESTS=2",
+            "-s", "AUTOTHROTTLE_ENABLED=False",
+            # A soft-404 probe is the spider's own fetch, beside the scheduled requests.
+            "-s", "EVIDENCE_PROBE_ENABLED=False",
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        log = [(when, path) for server in servers for when, path in server.log()]
+    arrivals = sorted(when for when, path in log if path == "/slow")
+    assert len(arrivals) == 6, log
+    assert all(later - earlier >= 0.8 for earlier, later in zip(arrivals, arrivals[2:], strict=False)), log
