@@ -82,19 +82,11 @@ class TransferBoundDownloader(Downloader):
         active = len(self.active)
         return active - self._waiting.n >= self.total_concurrency or active >= self._most_active
 
-    @property
-    def waiting(self) -> int:
-        """Requests in the downloader that wait for their host's delay or a free place
-        on their host."""
-        return self._waiting.n
-
     def _get_slot(self, request: Request, spider: Spider | None = None) -> tuple[str, Slot]:
         key, slot = super()._get_slot(request)
+        # Scrapy creates a slot, with an empty queue, only here.
         if type(slot.queue) is not _CountedQueue:
-            waiting = slot.queue
             slot.queue = _CountedQueue(self._waiting)
-            slot.queue.extend(waiting)
-            self._waiting.n += len(waiting)
         return key, slot
 
     def hurry(self, slot: Slot) -> None:
