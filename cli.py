@@ -5,6 +5,7 @@ This module only parses arguments and prints; the work is done in ``crawler``.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -762,7 +763,7 @@ def _database_name(db: str) -> str:
 def main(args: list[str] | None = None) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from crawler.db import describe_failure
+    from crawler.db import close_all, describe_failure
 
     try:
         cli.main(args=args, prog_name="evidence")
@@ -770,6 +771,12 @@ def main(args: list[str] | None = None) -> None:
         # A database that changed under us, or one from another evidence version.
         click.echo(f"Error: {describe_failure(None, exc)}", err=True)
         sys.exit(EXIT_FAILURE)
+    finally:
+        close_all()
+        # Every command has closed its files and committed by now. Without this the
+        # interpreter's last collections scanned every object left (0.25 s after a
+        # 10,000-URL crawl) only to free memory the process is about to give back.
+        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,23 @@ def open_engine(value: str, *, create: bool) -> Engine:
     except (ArgumentError, ImportError, ValueError) as exc:
         raise DatabaseError(f"cannot use database URL {_shown(value)!r}: {exc}") from exc
     event.listen(engine, "connect", _on_connect)
+    _engines.add(engine)
     return engine
+
+
+#: Every engine this process opened and has not dropped.
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def close_all() -> None:
+    """Close the pooled connections of every engine still open.
+
+    The last SQLite connection to close folds the write-ahead log into the database file,
+    so that the file copied on its own holds everything; a process that leaves this to
+    garbage collection at exit may skip it.
+    """
+    for engine in list(_engines):
+        engine.dispose()
 
 
 def open_database(value: str, *, create: bool) -> sessionmaker[Session]:

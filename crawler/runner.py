@@ -30,6 +30,7 @@ from crawler.models import Capture, Citation, Document, Record, Run, Target, War
 from crawler.reports.queries import document_label
 from crawler.warc.dedup import Original
 from crawler.exceptions import RunFailed
+from crawler.gctuning import crawl_pace
 from crawler.liveness import process_alive
 from crawler.warc.recover import recover_open_files
 from crawler.warc.runstore import FATAL_STAT
@@ -144,7 +145,8 @@ def crawl_here(
     )
     if before_start is not None:
         before_start(process)
-    process.start()
+    with crawl_pace():
+        process.start()
     finish_reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
     fatal = crawler.stats.get_value(FATAL_STAT) if crawler.stats else None
     return finish_reason, fatal

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,13 @@ from tests.servers import PostgresServer, RedisServer
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DIR = ROOT.parent / "shared" / "seed"
 # Fast and deterministic on loopback; everything else stays at the shipped defaults.
+def into_next_second() -> None:
+    """Sleep into the next whole second. `history` shows capture times to the second, and
+    `diff --from/--to` and replay pick captures by them: runs that a test tells apart by
+    those times must not share a second (a short crawl can start and end within one)."""
+    time.sleep(1.001 - time.time() % 1)
+
+
 FAST = ["-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "RETRY_TIMES=1", "--timeout", "2"]
 
 

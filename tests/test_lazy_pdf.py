@@ -14,7 +14,7 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import Workspace
+from tests.conftest import Workspace, into_next_second
 from tests.mockserver import LAZY_PDFS, MockServer
 from tests.pdfs import make_pdf
 
@@ -48,6 +48,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
         snapshots, results = [], []
         for version in (1, 2, 3):
             site.set_version(version)
+            if version > 1:
+                into_next_second()
             results.append(workspace.crawl(doc) if version == 1 else workspace.crawl())
             snapshots.append({path: rows(workspace, site.url(path)) for path in PATHS})
         yield {"workspace": workspace, "site": site, "results": results, "rows": snapshots}

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import Workspace
+from tests.conftest import Workspace, into_next_second
 from tests.mockserver import PDF_BYTES, MockServer
 from tests.tools import Wayback, tool
 
@@ -24,6 +24,7 @@ def archived(tmp_path_factory: pytest.TempPathFactory):
         doc = workspace.path / "informe.md"
         doc.write_text("".join(f"{i} Disponible en: <{site.url(p)}>\n" for i, p in enumerate(PAGES, 1)), encoding="utf-8")
         assert workspace.crawl(str(doc)).returncode == 0
+        into_next_second()
         assert workspace.crawl().returncode == 0  # the second run writes revisit records
         plan_body = __import__("requests").get(site.url("/plan"), timeout=5).content
         yield {"workspace": workspace, "site": site, "plan": plan_body}

@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import Workspace
+from tests.conftest import Workspace, into_next_second
 from tests.mockserver import MockServer
 
 UNCHANGED = [f"/aspx/pagina{n}.aspx" for n in range(1, 56)]
@@ -42,6 +42,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory):
         results, states = [], []
         for version in (1, 2, 2, 3):
             site.set_version(version)
+            if results:
+                into_next_second()
             results.append(workspace.crawl(str(doc)) if not results else workspace.crawl())
             states.append(status(workspace))
         yield {"workspace": workspace, "site": site, "results": results, "states": states}

@@ -29,6 +29,7 @@ from twisted.internet import task
 
 from crawler.db import database_url, open_database
 from crawler.exceptions import FrontierError, RunFailed
+from crawler.gctuning import crawl_pace
 from crawler.frontier.state import RunFrontier, connect, current_run
 from crawler.models import Meta, Run, Target
 from crawler.spiders.citations import CitationSpider
@@ -240,7 +241,8 @@ def run_worker(
     crawler = process.create_crawler(FrontierSpider)
     tune_logging_on_start(crawler)
     process.crawl(crawler, targets=urls, known_digests=_known_digests(sessions, urls), originals=_originals(sessions))
-    process.start()
+    with crawl_pace():
+        process.start()
     stats = crawler.stats
     fatal = stats.get_value(FATAL_STAT) if stats else None
     if fatal:
