@@ -375,10 +375,21 @@ def main() -> None:
                       0.8, at_least=True))
         recheck = medians["evidence re-check"]
         print(verdict("latency shape, re-check / first crawl (URLs/s)", recheck.rate / ev.rate, 1.2, at_least=True))
+        # A 304 waits out the server's latency like a 200: with N requests in flight no
+        # crawl passes N / latency, and the closer the first crawl gets to that, the less
+        # room a re-check has to be faster.
+        ceiling = options.concurrency / (options.latency_ms / 1000) if options.latency_ms else 0
+        if ceiling:
+            print(f"    ceiling at {options.concurrency} in flight and {options.latency_ms} ms: {ceiling:.0f} URLs/s; "
+                  f"first crawl at {ev.rate / ceiling:.2f} of it, re-check at {recheck.rate / ceiling:.2f}, "
+                  f"floor at {medians['floor'].rate / ceiling:.2f}; 1.2x the first crawl is "
+                  f"{1.2 * ev.rate / ceiling:.2f} of the ceiling")
     if "zero" in summary:
         medians = summary["zero"]
         ev = medians["evidence"]
         print(verdict("zero latency, evidence CPU ms per URL", ev.cpu_ms, 2.0, at_least=False))
+        print(verdict("zero latency, re-check / first crawl (URLs/s)", medians["evidence re-check"].rate / ev.rate, 1.2,
+                      at_least=True))
         print(verdict("zero latency, re-check new WARC KB per URL", medians["evidence re-check"].bytes_per_url / 1024, 1.5, at_least=False))
         print(verdict("evidence peak RSS MB", ev.rss_mb, 150, at_least=False))
         print(verdict("evidence x2 peak RSS MB (process tree)", medians["evidence x2"].rss_mb, 150, at_least=False))
