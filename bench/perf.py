@@ -384,6 +384,8 @@ def main() -> None:
                   f"first crawl at {ev.rate / ceiling:.2f} of it, re-check at {recheck.rate / ceiling:.2f}, "
                   f"floor at {medians['floor'].rate / ceiling:.2f}; 1.2x the first crawl is "
                   f"{1.2 * ev.rate / ceiling:.2f} of the ceiling")
+            if 1.2 * ev.rate >= ceiling:
+                print("    (out of reach at this concurrency: no re-check can pass the ceiling)")
     if "zero" in summary:
         medians = summary["zero"]
         ev = medians["evidence"]
