@@ -221,22 +221,6 @@ def test_database_offsets_point_at_the_named_records(crawled):
             assert record.rec_headers.protocol == "WARC/1.1"
 
 
-def test_the_database_file_alone_holds_every_run(crawled):
-    """After the command exits, nothing is left only in SQLite's write-ahead log: a copy of
-    evidence.db on its own has every run and capture."""
-    workspace = crawled["workspace"]
-    if workspace.db_url:
-        pytest.skip("a database server has no file to copy")
-    wal = workspace.db.with_name(workspace.db.name + "-wal")
-    assert not wal.exists() or wal.stat().st_size == 0
-    alone = workspace.path / "copied-alone.db"
-    alone.write_bytes(workspace.db.read_bytes())
-    with sqlite3.connect(alone) as connection:
-        runs, captures = connection.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM captures)").fetchone()
-    assert runs == 4
-    assert captures == len(db_rows(workspace, "SELECT id FROM captures")) > 0
-
-
 def test_redirect_hops_and_retries_are_all_archived(crawled):
     workspace, site = crawled["workspace"], crawled["site"]
     hops = db_rows(
@@ -307,6 +291,26 @@ def test_diff_report_annotate_and_ack_read_and_write_the_same_database(crawled):
     assert f"acknowledged {site.url('/avance')}" in acked.stdout
     again = workspace.run("ack", "--all")
     assert again.stdout.startswith("nothing to acknowledge")
+
+
+def test_the_database_file_alone_holds_every_run(workspace: Workspace, site: MockServer):
+    """After the command exits, nothing is left only in SQLite's write-ahead log: a copy of
+    evidence.db on its own has every run and capture."""
+    report = workspace.path / "informe.md"
+    report.write_text("".join(f"{n} Ver {site.url(p)}\n" for n, p in enumerate(["/plan", "/avance"], 1)), encoding="utf-8")
+    for _ in range(2):
+        result = workspace.crawl(str(report))
+        assert result.returncode == 0, result.stdout + result.stderr
+    wal = workspace.db.with_name(workspace.db.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+    alone = workspace.path / "copied-alone.db"
+    alone.write_bytes(workspace.db.read_bytes())
+    connection = sqlite3.connect(alone)
+    try:
+        runs, captures = connection.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM captures)").fetchone()
+    finally:
+        connection.close()
+    assert (runs, captures) == (2, 4)
 
 
 def test_obey_robots_refuses_disallowed_urls_and_fetches_the_rest(workspace: Workspace, site: MockServer):
