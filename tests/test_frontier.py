@@ -189,9 +189,14 @@ def test_a_killed_workers_urls_are_completed_by_the_other(tmp_path, postgres: Po
         # Kill it while it is inside downloads it holds leases for.
         while time.monotonic() < deadline and not held:
             time.sleep(0.1)
-            inflight = client.hgetall("evidence:run:1:inflight")
-            if inflight and client.scard("evidence:run:1:done") >= 1:
-                held = {url: who for url, who in inflight.items() if who == b"doomed"}
+            # Both read in one transaction: read one after the other, the first URL could
+            # be seen in flight and then done, and count as held by the worker about to die.
+            pipe = client.pipeline(transaction=True)
+            pipe.hgetall("evidence:run:1:inflight")
+            pipe.smembers("evidence:run:1:done")
+            inflight, done = pipe.execute()
+            if inflight and done:
+                held = {url: who for url, who in inflight.items() if who == b"doomed" and url not in done}
         assert held, "the worker never held a URL"
         os.kill(doomed.pid, signal.SIGKILL)
         doomed.wait()
