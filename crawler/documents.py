@@ -16,6 +16,10 @@ from crawler.citations.model import Problem
 from crawler.models import Citation, Document, Target
 
 
+_TARGETS = Target.metadata.tables[Target.__tablename__]
+_CITATIONS = Citation.metadata.tables[Citation.__tablename__]
+
+
 @dataclass(frozen=True)
 class Imported:
     """What importing one document did."""
@@ -75,7 +79,7 @@ def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, nam
             url = _target_url(known, by_url, cited.url, cited.normalized, new)
             chosen.append(url)
         if new:
-            session.connection().execute(insert(Target.metadata.tables[Target.__tablename__]), [{"url": url} for url in new])
+            session.connection().execute(insert(_TARGETS), [{"url": url} for url in new])
             ids = _target_ids(session, new)
             for url in new:
                 by_url[url] = ids[url]
@@ -94,7 +98,7 @@ def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, nam
             for position, (cited, url) in enumerate(zip(parsed.citations, chosen, strict=True))
         ]
         if rows:
-            session.connection().execute(insert(Citation.metadata.tables[Citation.__tablename__]), rows)
+            session.connection().execute(insert(_CITATIONS), rows)
         session.expire(document, ["citations"])
     return Imported(
         name=name,
