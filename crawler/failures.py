@@ -31,7 +31,7 @@ _KINDS: list[tuple[str, tuple[type[BaseException], ...]]] = [
     ("timeout", (DownloadTimeoutError, TimeoutError, twisted_error.TimeoutError)),
     ("refused", (DownloadConnectionRefusedError, ConnectionRefusedError, twisted_error.ConnectionRefusedError)),
     ("reset", (ConnectionResetError, twisted_error.ConnectionLost)),
-    ("truncated", (ResponseDataLossError,)),
+    ("truncated_disconnect", (ResponseDataLossError,)),
     ("scheme", (UnsupportedURLSchemeError, NotSupported)),
 ]
 

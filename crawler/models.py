@@ -50,6 +50,9 @@ class Target(Base):
     __tablename__ = "targets"
     id: Mapped[int] = mapped_column(primary_key=True)
     url: Mapped[str] = mapped_column(Text, unique=True)
+    # Line templates of the text that changed between two fetches seconds apart
+    # (crawler.verdicts.fingerprint.Noise); None until any was seen
+    noise: Mapped[list[str] | None] = mapped_column(JSON)
     citations: Mapped[list[Citation]] = relationship(back_populates="target")
 
 
@@ -110,9 +113,15 @@ class Capture(Base):
     content_type: Mapped[str | None] = mapped_column(Text)
     content_length: Mapped[int | None] = mapped_column(BigInteger)
     payload_digest: Mapped[str | None] = mapped_column(String(80))
-    # What the page means (see crawler/verdicts/fingerprint.py): ``text:sha256:...`` or ``bytes:sha256:...``
+    # What the page means (see crawler/verdicts/fingerprint.py): ``text-v2:sha256:...`` or ``bytes:sha256:...``
     fingerprint: Mapped[str | None] = mapped_column(String(80))
-    # For ok/changed: None (same bytes), "bytes" (only bytes changed), "text" (the text changed)
+    # The rules the fingerprints were made under (``html-2;noise=3``); None for rows from
+    # before fingerprints had one, which are re-extracted before being compared
+    basis: Mapped[str | None] = mapped_column(String(64))
+    # The fingerprint of the visible text outside the page's main content
+    boilerplate: Mapped[str | None] = mapped_column(String(80))
+    # For ok/changed: None (same bytes), "bytes" (only bytes changed), "boilerplate" (only
+    # the text outside the main content changed), "text" (the evidence text changed)
     change: Mapped[str | None] = mapped_column(String(16))
     # Whether the evidence differs from the first capture, i.e. from what was cited
     differs_from_first: Mapped[bool | None]

@@ -57,6 +57,10 @@ EVIDENCE_OPERATOR = ""
 #: Fetch a random sibling of each page that answers 2xx (once per URL shape and run) to
 #: recognise "not found" pages served with 200 (soft 404s). Its exchanges are archived.
 EVIDENCE_PROBE_ENABLED = True
+#: Before an HTML page is called ``changed``, fetch it once more (through its host's
+#: slot, so at the host's pace): text differing between the two answers is per-request
+#: noise, left out of the URL's fingerprints from then on (crawler/verdicts/fingerprint.py).
+EVIDENCE_NOISE_REFETCH = True
 #: Set by the runner: the database id of the run the captures belong to.
 EVIDENCE_RUN_ID = 0
 #: WARC file names start with this.

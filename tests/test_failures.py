@@ -155,7 +155,7 @@ def test_a_slow_loris_is_cut_at_the_deadline_and_marked(workspace: Workspace, si
 
 def test_a_body_cut_short_by_the_server_is_truncated_not_ok(workspace: Workspace, site: MockServer):
     row = crawl_one(workspace, site.url("/short"))
-    assert (row["state"], row["reason"]) == ("unreachable", "truncated")
+    assert (row["state"], row["reason"]) == ("unreachable", "truncated_disconnect")
     with sqlite3.connect(workspace.db) as connection:
         (truncated,) = connection.execute(
             "SELECT truncated FROM records WHERE record_type = 'response' AND capture_id IS NOT NULL"
@@ -165,7 +165,7 @@ def test_a_body_cut_short_by_the_server_is_truncated_not_ok(workspace: Workspace
 
 def test_a_gzip_body_cut_in_half_is_truncated_not_half_a_page(workspace: Workspace, site: MockServer):
     row = crawl_one(workspace, site.url("/gzip-cut"))
-    assert (row["state"], row["reason"]) == ("unreachable", "truncated")
+    assert (row["state"], row["reason"]) == ("unreachable", "truncated_encoding")
     history = json.loads(workspace.run("history", site.url("/gzip-cut"), "--json").stdout)
     assert "content_coding_cut" in history[0]["signals"]
 
@@ -272,7 +272,7 @@ def test_a_full_disk_stops_the_run_with_exit_3_and_keeps_what_was_recorded(works
 
 def test_a_connection_reset_mid_body_keeps_the_partial_exchange_marked(workspace: Workspace, site: MockServer):
     row = crawl_one(workspace, site.url("/reset"))
-    assert (row["state"], row["reason"]) == ("unreachable", "truncated")
+    assert (row["state"], row["reason"]) == ("unreachable", "truncated_disconnect")
     assert row["snapshot"], "the bytes that arrived are archived"
     with sqlite3.connect(workspace.db) as connection:
         (filename, offset, truncated) = connection.execute(

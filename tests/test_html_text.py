@@ -32,8 +32,8 @@ def markup(draw: st.DrawFn, depth: int = 0) -> str:
 @settings(max_examples=600, deadline=None)
 @given(markup(), st.sampled_from(["", "<!doctype html><html><head><title>T</title></head><body>", "<html><body>"]))
 def test_any_markup_is_read_without_failing(fragment: str, prefix: str) -> None:
-    text, title, headings = _html_text((prefix + fragment).encode("utf-8"))
-    assert isinstance(text, str)
+    text, rest, title, headings = _html_text((prefix + fragment).encode("utf-8"))
+    assert isinstance(text, str) and isinstance(rest, str)
 
 
 def test_a_control_character_after_a_dropped_element_no_longer_fails_the_capture() -> None:

@@ -52,14 +52,14 @@ def test_a_first_capture_defers_the_text(runs):
 
 def test_a_probe_answered_with_a_page_needs_the_text_now(runs):
     (capture,) = runs["first"][SOFT]
-    assert capture["fingerprint"].startswith("text:sha256:")
+    assert capture["fingerprint"].startswith("text-v2:sha256:")
     assert capture["state"] == "ok" and "probe_similar" not in capture["signals"]
 
 
 def test_noise_resolves_the_earlier_text_and_is_not_a_change(runs):
     first, second = runs["second"][NOISY]
     assert (second["state"], second["reason"], second["change"]) == ("ok", "unchanged", "bytes")
-    assert second["fingerprint"].startswith("text:sha256:")
+    assert second["fingerprint"].startswith("text-v2:sha256:")
     assert first["fingerprint"] == second["fingerprint"], "the deferred row was written back"
     assert "previous_unreadable" not in second["signals"]
     assert second["differs_from_first"] == 0
@@ -68,7 +68,7 @@ def test_noise_resolves_the_earlier_text_and_is_not_a_change(runs):
 def test_an_edit_is_a_change_of_text(runs):
     first, second = runs["second"][EDITED]
     assert (second["state"], second["reason"], second["change"]) == ("changed", "text", "text")
-    assert first["fingerprint"].startswith("text:sha256:") and first["fingerprint"] != second["fingerprint"]
+    assert first["fingerprint"].startswith("text-v2:sha256:") and first["fingerprint"] != second["fingerprint"]
     assert second["differs_from_first"] == 1
 
 

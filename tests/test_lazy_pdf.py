@@ -73,7 +73,7 @@ def test_first_capture_of_a_pdf_defers_its_text(runs):
 def test_a_probe_answering_with_a_pdf_needs_the_text_now(runs):
     """On a host that answers missing documents with a PDF, the soft-404 probe compares texts."""
     first = capture(runs, 1, "/pdfsoft/real.pdf", 1)
-    assert first["fingerprint"].startswith("text:sha256:")
+    assert first["fingerprint"].startswith("text-v2:sha256:")
     assert "probe_similar" not in first["signals"]
     assert first["state"] == "ok"
 
@@ -89,7 +89,7 @@ def test_unchanged_bytes_stay_deferred_and_ok(runs):
 def test_same_text_other_bytes_is_ok_bytes(runs):
     second = capture(runs, 2, "/lazy/regenerado.pdf", 2)
     assert (second["state"], second["reason"], second["change"]) == ("ok", "unchanged", "bytes")
-    assert second["fingerprint"].startswith("text:sha256:"), "judged by text: the next run compares text"
+    assert second["fingerprint"].startswith("text-v2:sha256:"), "judged by text: the next run compares text"
     assert second["differs_from_first"] == 0
     assert "previous_unreadable" not in second["signals"]
     # The first capture's deferred fingerprint was resolved and written back.
@@ -104,7 +104,7 @@ def test_other_text_is_changed_text_and_differs_from_first_later(runs):
     assert (second["state"], second["reason"], second["change"]) == ("changed", "text", "text")
     assert second["differs_from_first"] == 1
     first = capture(runs, 2, "/lazy/editado.pdf", 1)
-    assert first["fingerprint"].startswith("text:sha256:") and first["fingerprint"] != second["fingerprint"]
+    assert first["fingerprint"].startswith("text-v2:sha256:") and first["fingerprint"] != second["fingerprint"]
     third = capture(runs, 3, "/lazy/editado.pdf", 3)
     assert (third["state"], third["reason"], third["change"]) == ("ok", "unchanged", "bytes")
     assert third["differs_from_first"] == 1, "still not what was cited"
@@ -148,7 +148,7 @@ def test_an_unreadable_earlier_capture_falls_back_to_bytes(tmp_path, site):
         # The text of the first capture is out of reach: its bytes differ, so "changed", by bytes.
         assert (second["state"], second["reason"], second["change"]) == ("changed", "bytes", "bytes"), path
         assert "previous_unreadable" in second["signals"]
-        assert second["fingerprint"].startswith("text:sha256:"), "the next run compares text"
+        assert second["fingerprint"].startswith("text-v2:sha256:"), "the next run compares text"
         assert rows(workspace, site.url(path))[0]["fingerprint"].startswith(DEFERRED), "not resolved, not rewritten"
     warnings = [line for line in result.stderr.splitlines() if "cannot read back the earlier capture" in line]
     assert len(warnings) == 2, result.stderr

@@ -40,9 +40,9 @@ class FrontierPipeline(EvidencePipeline):
     def from_crawler(cls, crawler: Crawler) -> FrontierPipeline:
         return cls(crawler)
 
-    def process_item(self, item: CaptureItem, spider: Spider | None = None) -> CaptureItem:
+    async def process_item(self, item: CaptureItem, spider: Spider | None = None) -> CaptureItem:
         try:
-            result = super().process_item(item, spider)
+            result = await super().process_item(item, spider)
         except IntegrityError as exc:
             if not self._recorded(item.url):
                 raise

@@ -9,6 +9,7 @@ fetches again.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import timezone
@@ -26,9 +27,19 @@ from crawler.snapshots import load_snapshot
 from crawler.warc.metadata import metadata_record
 from crawler.exceptions import ArchiveError
 from crawler.warc.runstore import FATAL_STAT, record_closed, stop_for_archive_failure, store_for
-from crawler.spiders.citations import CaptureItem, Fetched
+from crawler.spiders.citations import CaptureItem, CitationSpider, Fetched
 from crawler.verdicts import Facts, History, judge
-from crawler.verdicts.fingerprint import as_bytes, bytes_fingerprint, is_deferred, meaning
+from crawler.verdicts.fingerprint import (
+    Meaning,
+    Noise,
+    as_bytes,
+    basis_of,
+    bytes_fingerprint,
+    is_current,
+    is_deferred,
+    meaning,
+    text_fingerprint,
+)
 from crawler.verdicts.soft404 import ProbeAnswer, signals
 
 if TYPE_CHECKING:
@@ -60,8 +71,21 @@ class EvidencePipeline:
         self._new_probes: list[Probe] = []
         self._probe_links: list[tuple[Capture, Probe]] = []
         self._histories: dict[str, TargetHistory] = {}
-        # (target id, deferred fingerprint) -> its resolution, None if unreadable
-        self._resolutions: dict[tuple[int, str], str | None] = {}
+        # (target id, fingerprint, basis, noise size) of an earlier capture -> its
+        # fingerprints under the rules in force, None if its payload is unreadable
+        self._rebased: dict[tuple[int, str, str | None, int], Earlier | None] = {}
+        # Rows already rewritten to a rebased result in this crawl (same keys).
+        self._rewritten: set[tuple[int, str, str | None, int]] = set()
+        self.refetch = settings.getbool("EVIDENCE_NOISE_REFETCH")
+        # Per target: the noise in force, and the targets whose noise grew this crawl.
+        self._noise: dict[int, Noise] = {}
+        self._noise_grew: set[int] = set()
+        # Per URL: its page as judged before the second fetch (not extracted twice).
+        self._prepared: dict[str, Meaning] = {}
+        # URLs whose second fetch taught something this crawl (signal ``noise_learned``).
+        self._learned: set[str] = set()
+        # Per URL: the archived hops of its second fetch, recorded with its capture.
+        self._second: dict[str, list[Hop]] = {}
         self._batch: Session | None = None
         self._batch_items = 0
         # Captures of the open batch, each with its records as INSERT rows (insert_captures).
@@ -90,10 +114,15 @@ class EvidencePipeline:
         if self._batch is not None and time.monotonic() - self._batch_started >= self.batch_seconds:
             self._commit()
 
-    def process_item(self, item: CaptureItem, spider: Spider | None = None) -> CaptureItem:
+    async def process_item(self, item: CaptureItem, spider: Spider | None = None) -> CaptureItem:
         if self.stats.get_value(FATAL_STAT):
             # The archive failed: a capture recorded now could not point at its bytes.
             raise DropItem(f"not recorded, the archive failed: {item.url}")
+        if self.refetch:
+            await self._learn_noise(item)
+        return self._record(item)
+
+    def _record(self, item: CaptureItem) -> CaptureItem:
         if self._batch is None:
             self._batch = self.sessions()
             self._batch.begin()
@@ -170,9 +199,13 @@ class EvidencePipeline:
         records = record_rows(item.hops)
 
         previous = history.previous
+        noise = self._noise_of(history)
         page = None
-        # What the verdict compares: resolved fingerprints only, never a deferred one (below).
-        judged, last_good = None, previous.fingerprint if previous else None
+        # What the verdict compares: fingerprints under the rules in force only, never a
+        # deferred one or one made by another extractor or with other noise (below).
+        judged = None
+        last_good = previous.fingerprint if previous else None
+        last_boilerplate = previous.boilerplate if previous else None
         # A 304 to our conditional request says the page is the archived original.
         present = last is not None and (200 <= last.status < 300 or last.record_type == "revisit" and last.status == 304)
         if last is not None and present:
@@ -182,16 +215,21 @@ class EvidencePipeline:
             probe = self._probe_answer(session, item.probe)
             if item.probe is not None:
                 self._probe_links.append((capture, self._probes[item.probe.url][0]))
-            if not same_bytes:
-                # Text only tells something once there are other bytes to compare it
-                # with: with no earlier good capture, it is extracted later, if ever
-                # (crawler/verdicts/fingerprint.py). Unless a probe answered with a page
-                # of the same kind, whose text the soft-404 signals compare with this one's.
-                defer = _deferrable(probe) if previous is None else frozenset()
-                page = meaning(item.body, last.content_type, item.content_encoding, item.checked_at, defer=defer)
+            if same_bytes and previous is not None:
+                capture.fingerprint, capture.basis, capture.boilerplate = previous.fingerprint, previous.basis, previous.boilerplate
+            else:
+                page = self._prepared.pop(item.url, None)
+                if page is None:
+                    # Text only tells something once there are other bytes to compare it
+                    # with: with no earlier good capture, it is extracted later, if ever
+                    # (crawler/verdicts/fingerprint.py). Unless a probe answered with a page
+                    # of the same kind, whose text the soft-404 signals compare with this one's.
+                    defer = _deferrable(probe) if previous is None else frozenset()
+                    page = meaning(item.body, last.content_type, item.content_encoding, item.checked_at, defer=defer, noise=noise)
                 if is_deferred(page.fingerprint):
                     self.stats.inc_value(f"evidence/text/deferred/{page.kind}")
-            capture.fingerprint = previous.fingerprint if same_bytes and previous else page.fingerprint if page else None
+                capture.fingerprint, capture.boilerplate = page.fingerprint, page.boilerplate_fingerprint
+                capture.basis = None if is_deferred(page.fingerprint) else page.basis
             capture.signals = signals(
                 item.url,
                 [(hop.url, hop.status) for hop in item.hops if not _retried(hop, item.hops)],
@@ -202,16 +240,23 @@ class EvidencePipeline:
                 item.checked_at,
             )
             judged = capture.fingerprint
-            if previous is not None and not same_bytes and is_deferred(previous.fingerprint):
-                resolved = self._resolve(session, item.url, history.target_id, previous)
-                if resolved is not None:
-                    last_good = resolved
+            if previous is not None and not same_bytes and not is_current(previous.fingerprint, previous.basis, noise):
+                earlier = self._rebase(session, item.url, target_id, previous, noise)
+                if earlier is not None:
+                    last_good, last_boilerplate = earlier.fingerprint, earlier.boilerplate
                 else:
                     # The earlier text is out of reach: compare the bytes rather than
                     # calling the capture unchanged (or changed) on no evidence.
-                    last_good = as_bytes(previous.fingerprint or "")
+                    last_good, last_boilerplate = as_bytes(previous.fingerprint or ""), None
+                    if not last_good.startswith("bytes:"):
+                        last_good = "bytes:sha256:unreadable"
                     judged = bytes_fingerprint(item.body, item.content_encoding)
                     capture.signals = [*capture.signals, "previous_unreadable"]
+            if item.url in self._learned:
+                capture.signals = [*capture.signals, "noise_learned"]
+        if target_id in self._noise_grew:
+            self._noise_grew.discard(target_id)
+            session.execute(update(Target).where(Target.id == target_id).values(noise=sorted(noise.templates)))
 
         if last is not None and last.certificate is not None:
             capture.signals = [*capture.signals, *(f"tls_{p}" for p in last.certificate.problems)]
@@ -231,58 +276,117 @@ class EvidencePipeline:
             payload_digest=capture.payload_digest,
             fingerprint=judged,
             signals=tuple(capture.signals),
+            boilerplate=capture.boilerplate,
         )
         past = History(
             last_good_fingerprint=last_good,
             last_good_payload_digest=previous.payload_digest if previous else None,
             recent=list(history.recent),
+            last_good_boilerplate=last_boilerplate,
         )
         verdict = judge(facts, past, gone_after=self.gone_after)
         capture.state, capture.reason, capture.change = verdict.state, verdict.reason, verdict.change
         if capture.state in ("ok", "changed"):
-            capture.differs_from_first = self._differs_from_first(session, item, history, capture.fingerprint)
+            capture.differs_from_first = self._differs_from_first(session, item, history, capture, noise)
         records.append(self._write_metadata(item, capture, history, position=len(records)))
+        # The second fetch of a noise check belongs to this capture: archived, it is part
+        # of what the verdict rests on.
+        records.extend(record_rows(self._second.pop(item.url, []), start=len(records)))
         return capture, records
 
-    def _differs_from_first(self, session: Session, item: CaptureItem, history: TargetHistory, mine: str | None) -> bool:
+    def _differs_from_first(
+        self, session: Session, item: CaptureItem, history: TargetHistory, capture: Capture, noise: Noise
+    ) -> bool:
         """Whether this capture's meaning differs from that of the first good capture (what was cited)."""
-        first = history.first
-        if first is None or first.fingerprint == mine:
+        first, mine = history.first, capture.fingerprint
+        if first is None or (first.fingerprint == mine and first.basis == capture.basis):
             return False
-        ours, theirs = mine, first.fingerprint
-        if is_deferred(theirs):
-            theirs = self._resolve(session, item.url, history.target_id, first)
-        if is_deferred(ours) and history.previous is not None and history.previous.fingerprint == ours:
-            # Same bytes as the previous capture, whose text was never extracted.
-            ours = self._resolve(session, item.url, history.target_id, history.previous)
-        if theirs is None or ours is None or is_deferred(ours):
+        theirs: str | None = first.fingerprint
+        if not is_current(first.fingerprint, first.basis, noise):
+            rebased = self._rebase(session, item.url, history.target_id, first, noise)
+            theirs = rebased.fingerprint if rebased else None
+        ours: str | None = mine
+        if not is_current(mine, capture.basis, noise):
+            previous = history.previous
+            # Same bytes as the previous capture, made under other rules (or never extracted).
+            rebased = self._rebase(session, item.url, history.target_id, previous, noise) if previous is not None \
+                and previous.fingerprint == mine else None
+            ours = rebased.fingerprint if rebased else None
+        if theirs is None or ours is None:
             # Some text is out of reach: compare the bytes.
             mine_bytes = as_bytes(mine) if is_deferred(mine) else bytes_fingerprint(item.body, item.content_encoding)
             return as_bytes(first.fingerprint or "") != mine_bytes
         return theirs != ours
 
-    def _resolve(self, session: Session, url: str, target_id: int, good: Good) -> str | None:
-        """The real fingerprint of an earlier capture whose text was deferred, read back
-        from the WARC; None (and a warning) if its payload cannot be read back.
+    def _noise_of(self, history: TargetHistory) -> Noise:
+        noise = self._noise.get(history.target_id)
+        if noise is None:
+            noise = self._noise[history.target_id] = Noise(history.noise or ())
+        return noise
 
-        Once per crawl and target: the result is cached, and written to every earlier
-        capture of the target holding the deferred fingerprint (all of them hold the same
-        bytes). Rewriting those rows, rather than leaving them deferred, keeps what the
-        rows mean equal to what they meant before extraction was deferred:
-        ``crawler.acks`` compares ``("present", fingerprint)`` of an acknowledged capture
-        with later ones, and a later capture with the same text but other bytes holds the
-        real text fingerprint, so an acknowledgement of a still-deferred capture would end
-        on new per-request noise in a page or a re-generated PDF (and reports would stop
-        showing it). The deferred form is a placeholder, not a judgement: no verdict ever
-        compared it, and the WARC's metadata records do not hold fingerprints. A failed
-        batch rolls the update back with the rest, leaving the rows deferred, which stays
-        consistent.
+    async def _learn_noise(self, item: CaptureItem) -> None:
+        """Before a page is called ``changed``, fetch it once more: text that differs
+        between two answers seconds apart is per-request noise, left out of this URL's
+        fingerprints from now on (kept in ``targets.noise`` for later runs).
+
+        Only for an HTML page whose bytes and evidence text differ from its last good
+        capture's: an unchanged page costs no second request. What was learned applies to
+        the earlier capture too (re-extracted from its WARC record under the new noise),
+        so the verdict compares like with like.
         """
-        deferred = good.fingerprint or ""
-        key = (target_id, deferred)
-        if key in self._resolutions:
-            return self._resolutions[key]
-        resolved: str | None = None
+        history = self._histories.get(item.url)
+        last = item.hops[-1] if item.hops else None
+        if history is None or history.previous is None or item.error_kind is not None or last is None:
+            return
+        previous = history.previous
+        if not 200 <= last.status < 300 or last.truncated or last.payload_digest == previous.payload_digest:
+            return
+        noise = self._noise_of(history)
+        page = meaning(item.body, last.content_type, item.content_encoding, item.checked_at, noise=noise)
+        if page.kind != "html" or page.coding not in ("none", "complete"):
+            return
+        self._prepared[item.url] = page
+        earlier = self._earlier(item.url, history.target_id, previous, noise)
+        if earlier is None or earlier.fingerprint == page.fingerprint:
+            return
+        spider = self.crawler.spider
+        if not isinstance(spider, CitationSpider):
+            return
+        again = await spider.fetch_again(item.url)
+        self._second[item.url] = again.hops
+        self.stats.inc_value("evidence/noise/refetched")
+        other = again.hops[-1] if again.hops else None
+        if again.error_kind is not None or other is None or other.status != last.status or other.truncated:
+            return
+        second = meaning(again.body, other.content_type, again.content_encoding, again.checked_at, noise=noise)
+        if second.kind != "html":
+            return
+        learned = noise.learn(page.text, second.text).learn(page.boilerplate, second.boilerplate)
+        if learned is noise:
+            return
+        self.stats.inc_value("evidence/noise/learned")
+        self._noise[history.target_id] = learned
+        self._noise_grew.add(history.target_id)
+        self._learned.add(item.url)
+        when = item.checked_at
+        self._prepared[item.url] = dataclasses.replace(
+            page,
+            fingerprint=text_fingerprint(page.text, when, learned),
+            boilerplate_fingerprint=text_fingerprint(page.boilerplate, when, learned) if page.boilerplate else None,
+            basis=basis_of("html", learned),
+        )
+
+    def _earlier(self, url: str, target_id: int, good: Good, noise: Noise) -> Earlier | None:
+        """An earlier good capture's fingerprints under the rules in force with ``noise``:
+        as stored where they were made under them, else re-extracted from its WARC record
+        (once per crawl); None (and a warning) if its payload cannot be read back."""
+        if is_current(good.fingerprint, good.basis, noise):
+            return Earlier(good.fingerprint or "", good.boilerplate, good.basis)
+        key = (target_id, good.fingerprint or "", good.basis, len(noise))
+        if key in self._rebased:
+            return self._rebased[key]
+        earlier: Earlier | None = None
+        stored = good.fingerprint or ""
         try:
             if good.warc_filename is None or good.warc_offset is None:
                 raise ArchiveError(f"capture {good.capture_id} has no WARC record in the database")
@@ -294,7 +398,7 @@ class EvidencePipeline:
             )
             snapshot = load_snapshot(self.store.directory, archived, decode=False)
             # The payload read back must be the one the deferred fingerprint names.
-            if bytes_fingerprint(snapshot.body, snapshot.content_encoding) != as_bytes(deferred):
+            if is_deferred(stored) and bytes_fingerprint(snapshot.body, snapshot.content_encoding) != as_bytes(stored):
                 raise ArchiveError(f"the payload archived in {good.warc_filename} is not the one capture {good.capture_id} recorded")
         except ArchiveError as exc:
             logger.warning(
@@ -305,16 +409,41 @@ class EvidencePipeline:
             self.stats.inc_value("evidence/text/unreadable")
         else:
             when = good.checked_at.replace(tzinfo=timezone.utc) if good.checked_at else None
-            resolved = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when).fingerprint
-            session.execute(
-                update(Capture)
-                .where(Capture.target_id == target_id, Capture.fingerprint == deferred)
-                .values(fingerprint=resolved)
-                .execution_options(synchronize_session=False)
-            )
-            self.stats.inc_value("evidence/text/resolved")
-        self._resolutions[key] = resolved
-        return resolved
+            page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when, noise=noise)
+            earlier = Earlier(page.fingerprint, page.boilerplate_fingerprint, page.basis)
+            self.stats.inc_value("evidence/text/resolved" if is_deferred(stored) else "evidence/text/rebased")
+        self._rebased[key] = earlier
+        return earlier
+
+    def _rebase(self, session: Session, url: str, target_id: int, good: Good, noise: Noise) -> Earlier | None:
+        """``_earlier``, with every earlier capture of the target that holds the same
+        fingerprint under the same rules rewritten to the result.
+
+        Those captures hold the same text (or, deferred, the same bytes). Rewriting the
+        rows, rather than leaving them under the old rules, keeps what they mean equal to
+        what a fingerprint means now: ``crawler.acks`` compares ``("present",
+        fingerprint)`` of an acknowledged capture with later ones, and a later capture
+        with the same text holds the fingerprint under the rules in force, so an
+        acknowledgement of a capture left under old rules would end on an unchanged page
+        (and reports would show it again). A stored fingerprint is never a judgement of
+        its own: verdicts were recorded with their state and change, and the WARC's
+        metadata records hold no fingerprints. A failed batch rolls the update back with
+        the rest, leaving the rows as they were, which stays consistent.
+        """
+        earlier = self._earlier(url, target_id, good, noise)
+        key = (target_id, good.fingerprint or "", good.basis, len(noise))
+        if earlier is None or key in self._rewritten or is_current(good.fingerprint, good.basis, noise):
+            return earlier
+        self._rewritten.add(key)
+        same_rules = Capture.basis.is_(None) if good.basis is None else Capture.basis == good.basis
+        session.execute(
+            update(Capture)
+            .where(Capture.target_id == target_id, Capture.fingerprint == good.fingerprint, same_rules)
+            .values(fingerprint=earlier.fingerprint, boilerplate=earlier.boilerplate,
+                    basis=None if is_deferred(earlier.fingerprint) else earlier.basis)
+            .execution_options(synchronize_session=False)
+        )
+        return earlier
 
     def _history(self, session: Session, url: str) -> TargetHistory:
         """A URL the crawl was not started with (not expected): read its history now."""
@@ -388,6 +517,15 @@ _CAPTURES = Capture.metadata.tables[Capture.__tablename__]
 _INSERT_CAPTURES = insert(_CAPTURES).returning(_CAPTURES.c.id, sort_by_parameter_order=True)
 _INSERT_RECORDS = insert(Record.metadata.tables[Record.__tablename__])
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Earlier:
+    """An earlier capture's fingerprints under the rules in force."""
+
+    fingerprint: str
+    boilerplate: str | None
+    basis: str | None
+
+
 #: A ``records`` row to be inserted: every column but ``id``, keyed by name.
 RecordRow = dict[str, Any]
 
@@ -442,14 +580,15 @@ def _row(**values: Any) -> RecordRow:
     return row
 
 
-def record_rows(hops: list[Hop]) -> list[RecordRow]:
-    """The rows of a fetch's archived records: per hop its response (or revisit) and its request."""
+def record_rows(hops: list[Hop], start: int = 0) -> list[RecordRow]:
+    """The rows of a fetch's archived records: per hop its response (or revisit) and its
+    request, numbered from ``start``."""
     rows = []
-    for position, hop in enumerate(hops):
+    for index, hop in enumerate(hops):
         date = hop.started.astimezone(timezone.utc).replace(tzinfo=None)
         rows.append(
             _row(
-                position=2 * position,
+                position=start + 2 * index,
                 record_type=hop.record_type,
                 record_id=hop.response.record_id,
                 target_uri=hop.url,
@@ -467,7 +606,7 @@ def record_rows(hops: list[Hop]) -> list[RecordRow]:
         )
         rows.append(
             _row(
-                position=2 * position + 1,
+                position=start + 2 * index + 1,
                 record_type="request",
                 record_id=hop.request.record_id,
                 target_uri=hop.url,

@@ -37,6 +37,9 @@ class Good:
     warc_offset: int | None = None
     payload_filename: str | None = None
     payload_offset: int | None = None
+    #: the rules its fingerprints were made under, and its boilerplate's fingerprint
+    basis: str | None = None
+    boilerplate: str | None = None
 
 
 @dataclass(slots=True)
@@ -50,6 +53,8 @@ class TargetHistory:
     first: Good | None = None
     #: (document name, title, footnote) of every citation of the target
     cited_by: list[tuple[str, str, str]] = field(default_factory=list)
+    #: the noise learned for the target (crawler.verdicts.fingerprint.Noise templates)
+    noise: list[str] | None = None
 
 
 def load_histories(session: Session, urls: set[str], run_id: int, recent: int) -> dict[str, TargetHistory]:
@@ -65,13 +70,17 @@ def load_histories(session: Session, urls: set[str], run_id: int, recent: int) -
         return shared.setdefault(value, value)  # type: ignore[no-any-return]
 
     def shared_good(row: Sequence[Any]) -> Good:
-        digest, fingerprint, content_type, capture_id, checked_at, warc_file, warc_offset, payload_file, payload_offset = row
+        (digest, fingerprint, content_type, capture_id, checked_at, warc_file, warc_offset, payload_file, payload_offset,
+         basis, boilerplate) = row
         return Good(
             digest, fingerprint, once(content_type), capture_id, checked_at, once(warc_file), warc_offset,
-            once(payload_file), payload_offset,
+            once(payload_file), payload_offset, once(basis), boilerplate,
         )
 
-    histories = {url: TargetHistory(target_id) for target_id, url in rows(select(Target.id, Target.url)) if url in urls}
+    histories = {
+        url: TargetHistory(target_id, noise=noise)
+        for target_id, url, noise in rows(select(Target.id, Target.url, Target.noise)) if url in urls
+    }
     by_id = {history.target_id: history for history in histories.values()}
     if not by_id:
         return histories
@@ -92,6 +101,7 @@ def load_histories(session: Session, urls: set[str], run_id: int, recent: int) -
     columns = (
         Capture.target_id, Capture.payload_digest, Capture.fingerprint, Capture.content_type, Capture.id,
         Capture.checked_at, Capture.warc_filename, Capture.warc_offset, Capture.payload_filename, Capture.payload_offset,
+        Capture.basis, Capture.boilerplate,
     )
     last_good = select(*columns, newest).where(is_good, Capture.run_id != run_id).subquery()
     for target_id, *rest, _ in rows(select(last_good).where(last_good.c.n == 1)):

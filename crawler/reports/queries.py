@@ -108,13 +108,18 @@ def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, An
 
 
 def snapshot_capture(sessions: sessionmaker[Session], url: str, at: datetime | None = None) -> Capture:
-    """The latest capture of ``url`` that archived a response, at or before ``at``."""
+    """The latest capture of ``url`` that archived a whole response, at or before ``at``;
+    the latest partial one (cut by the deadline, the length cap, the server) only where
+    no whole one was ever archived: a cut body is not what the page said."""
     with sessions() as session:
         target_id = _target_id(session, url)
         query = select(Capture).where(Capture.target_id == target_id, Capture.warc_filename.is_not(None))
         if at is not None:
             query = query.where(Capture.checked_at <= at)
-        capture = session.scalar(query.order_by(Capture.checked_at.desc(), Capture.id.desc()).limit(1))
+        newest = (Capture.checked_at.desc(), Capture.id.desc())
+        capture = session.scalar(query.where(Capture.truncated.is_(None)).order_by(*newest).limit(1))
+        if capture is None:
+            capture = session.scalar(query.order_by(*newest).limit(1))
         if capture is None:
             when = f" at or before {at:%Y-%m-%dT%H:%M:%SZ}" if at else ""
             raise NotFound(f"no archived snapshot of {url}{when}; `evidence history {url}` lists its captures")

@@ -238,6 +238,33 @@ class CitationSpider(scrapy.Spider):
         )
 
 
+    async def fetch_again(self, url: str) -> Fetched:
+        """The cited URL once more, seconds after its capture: what differs between the
+        two answers is per-request noise (crawler/verdicts/fingerprint.py, ``Noise``).
+
+        Through the host's own download slot, so it waits out the host's delay like any
+        request; a cookie jar of its own and no validators, as a fresh visitor. The
+        exchange is archived by the recorder like every other.
+        """
+        meta: dict[str, Any] = {"dont_retry": True, "cookiejar": f"again {url}"}
+        request = scrapy.Request(url, dont_filter=True, meta=meta)
+        assert self.crawler.engine is not None
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception as exc:  # noqa: BLE001 - a failed second fetch teaches nothing, and says so
+            return Fetched(url=url, checked_at=_checked_at(request.meta), hops=request.meta.get(HOPS_META_KEY, []),
+                           error_kind=classify(exc))
+        finally:
+            self._forget_cookies(meta)
+        return Fetched(
+            url=url,
+            checked_at=_checked_at(response.meta),
+            hops=response.meta.get(HOPS_META_KEY, []),
+            body=response.body,
+            content_encoding=_header(response, b"Content-Encoding"),
+        )
+
+
 def by_host_in_turn(urls: Iterable[str]) -> list[str]:
     """``urls`` with their hosts taking turns: the first URL of each host (in order of first
     appearance), then the second of each, and so on.

@@ -5,7 +5,15 @@ States: ``ok`` (present; its text unchanged since the last good capture, or firs
 capture), ``moved`` (redirected to another, existing page that is not the home page),
 ``gone`` (404, 410, a soft 404, or a failure persisting over ``gone_after`` runs), and
 ``unreachable`` (no usable answer this time: DNS, refused, timeout, TLS, 5xx after
-retries, access refused, maintenance page, a body cut short).
+retries, access refused, maintenance page, a body that is not whole).
+
+A capture that is not whole is never judged on its partial content: whatever cut it
+(``EVIDENCE_DOWNLOAD_DEADLINE``, the length cap, the server closing or resetting early,
+broken chunked framing, a content coding that stops short) it is ``unreachable`` with
+the reason ``truncated_<cut>`` (``truncated_time``, ``truncated_length``,
+``truncated_disconnect``, ``truncated_encoding``). Its bytes are archived; the last
+whole capture stays the citation's evidence. A truncation never turns into ``gone``:
+the server did answer with the page, only not all of it.
 
 A present page after a ``gone`` one is reported with reason ``restored``.
 """
@@ -18,7 +26,8 @@ from urllib.parse import SplitResult, urlsplit
 GONE_STATUSES = {404: "http_404", 410: "http_410"}
 # Access refusals are answers about us, not about the evidence: never a removal.
 BLOCKED_STATUSES = {401, 402, 403, 407, 412, 428, 429, 451}
-NOT_TRANSIENT = {"blocked", "robots", "redirect_refused", "scheme", "private_address"}
+TRUNCATED_REASONS = {"truncated_time", "truncated_length", "truncated_disconnect", "truncated_encoding"}
+NOT_TRANSIENT = {"blocked", "robots", "redirect_refused", "scheme", "private_address", *TRUNCATED_REASONS}
 NEWS_STATES = {"changed", "moved", "gone"}
 # States in which the cited URL answered with a page.
 PRESENT_STATES = {"ok", "changed", "moved"}
@@ -38,6 +47,8 @@ class Facts:
     payload_digest: str | None = None
     fingerprint: str | None = None
     signals: tuple[str, ...] = ()
+    #: the fingerprint of the text outside the page's main content
+    boilerplate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,7 @@ class History:
     #: the last capture that archived the page as present (ok or changed)
     last_good_fingerprint: str | None = None
     last_good_payload_digest: str | None = None
+    last_good_boilerplate: str | None = None
     #: states and reasons of the most recent captures, newest first
     recent: list[tuple[str, str]] = field(default_factory=list)
 
@@ -59,7 +71,8 @@ class History:
 class Verdict:
     state: str
     reason: str
-    #: for ok/changed: ``None`` (same bytes), ``bytes`` (bytes differ, text the same), ``text``
+    #: for ok/changed: ``None`` (same bytes), ``bytes`` (bytes differ, text the same),
+    #: ``boilerplate`` (only the text outside the main content differs), ``text``
     change: str | None = None
 
 
@@ -82,7 +95,12 @@ def judge(facts: Facts, history: History, *, gone_after: int = 3) -> Verdict:
     if history.last_good_fingerprint != facts.fingerprint:
         kind = "bytes" if (facts.fingerprint or "").startswith("bytes:") else "text"
         return Verdict("changed", "restored" if restored else kind, kind)
-    change = "bytes" if facts.payload_digest != history.last_good_payload_digest else None
+    change = None
+    if facts.payload_digest != history.last_good_payload_digest:
+        # Recorded, not news: the evidence text is the same; only what surrounds it (or
+        # the bytes) changed.
+        outside = facts.boilerplate is not None and history.last_good_boilerplate is not None
+        change = "boilerplate" if outside and facts.boilerplate != history.last_good_boilerplate else "bytes"
     return Verdict("ok", "restored" if restored else "unchanged", change)
 
 
@@ -91,8 +109,8 @@ def _failure(facts: Facts) -> Verdict | None:
     if facts.error_kind is not None:
         return Verdict("unreachable", facts.error_kind)
     status = facts.http_status or 0
-    if facts.truncated in ("disconnect", "encoding"):
-        return Verdict("unreachable", "truncated")
+    if facts.truncated:
+        return Verdict("unreachable", f"truncated_{facts.truncated}")
     if status in GONE_STATUSES:
         return Verdict("gone", GONE_STATUSES[status])
     if status in BLOCKED_STATUSES:
