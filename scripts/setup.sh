@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Set-up for a fresh machine: everything the test suite needs, so that `python -m pytest`
+# runs every test instead of skipping. Used by .ci/run too. Safe to run again: each step
+# is skipped when what it installs is already there.
+#
+#   Debian packages  chromium (the report's browser test), postgresql and redis-server
+#                    (the scale-out tests start their own servers on 127.0.0.1; the
+#                    packages' system-wide servers are not started)
+#   .venv/           evidence with its test extra, ruff and mypy
+#   .tools/          pywb and py-wacz, the independent replay and packaging tools the
+#                    tests check against (their own environment: pywb pins brotlipy,
+#                    which clashes with Scrapy's brotli)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        sudo=()
+    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+        sudo=(sudo)
+    else
+        echo "setup: install these Debian packages as root, then run this again: ${missing[*]}" >&2
+        echo "  apt-get install ${missing[*]}" >&2
+        exit 2
+    fi
+    echo "setup: installing ${missing[*]}"
+    # policy-rc.d keeps the packages from starting their system-wide servers on install.
+    added_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
+        added_policy=yes
+    fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+    if [ -n "$added_policy" ]; then "${sudo[@]}" rm -f /usr/sbin/policy-rc.d; fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -e '.[test]'
+
+if [ ! -x .tools/bin/wayback ] || [ ! -x .tools/bin/wacz ]; then
+    python3 -m venv .tools
+    .tools/bin/pip install --quiet --upgrade pip
+    .tools/bin/pip install --quiet 'pywb>=2.10,<2.11' 'wacz>=0.6,<0.7'
+fi
+
+echo "setup: done; activate with '. .venv/bin/activate', run the tests with 'python -m pytest'"
