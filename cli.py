@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from crawler import __version__
-from crawler.exceptions import DatabaseMissing, DocumentError, EvidenceError, NotFound
+from crawler.exceptions import DatabaseMissing, DocumentError, EvidenceError, NotFound, RunLocked
 
 EXIT_OK = 0
 EXIT_NEWS = 1
@@ -42,17 +42,28 @@ class EvidenceFailure(click.ClickException):
 
 
 def _fail(exc: EvidenceError) -> EvidenceFailure:
+    """The one place a domain error becomes a message and an exit code."""
+    if isinstance(exc, RunLocked):
+        return EvidenceFailure(str(exc), EXIT_LOCKED)
     code = EXIT_INPUT if isinstance(exc, (DocumentError, NotFound, DatabaseMissing)) else EXIT_FAILURE
     return EvidenceFailure(str(exc), code)
+
+
+class EvidenceGroup(click.Group):
+    """Commands raise the library's domain errors; they leave the program here, each as one
+    ``Error:`` line and its documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EvidenceError as exc:
+            raise _fail(exc) from exc
 
 
 def _open(db: str, *, create: bool) -> Any:
     from crawler.db import open_database
 
-    try:
-        return open_database(db, create=create)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    return open_database(db, create=create)
 
 
 def _log_level(verbose: int, quiet: bool) -> int:
@@ -102,7 +113,7 @@ def _format_option(func: Any) -> Any:
     return func
 
 
-@click.group(epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=EvidenceGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="evidence")
 def cli() -> None:
     """Archive every URL a document cites to WARC and record whether the evidence still holds."""
@@ -175,7 +186,6 @@ def crawl(
     """
     from crawler.citations import read_document
     from crawler.db import database_url
-    from crawler.exceptions import RunLocked
     from crawler.notify import notify
     from crawler.runlock import run_lock
     from crawler.runner import run_crawl
@@ -204,12 +214,9 @@ def crawl(
     # Notifier settings (the SMTP password) stay out of the crawl and its log.
     notify_settings = {name: settings.pop(name) for name in list(settings) if name.startswith(("EVIDENCE_SMTP_", "EVIDENCE_NOTIFY_"))}
 
-    try:
-        # Read every document before the database is touched: a typo in a path
-        # must not leave an empty database behind.
-        parsed = [_citing(read_document(path)) for path in documents]
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    # Read every document before the database is touched: a typo in a path
+    # must not leave an empty database behind.
+    parsed = [_citing(read_document(path)) for path in documents]
     # Not a loop in this frame: its variable would hold the last document (15 MB of
     # citations for 10,000 URLs) through the whole crawl.
     _report_all_problems(parsed)
@@ -219,23 +226,18 @@ def crawl(
             raise click.UsageError("--processes splits a local crawl; with --frontier start more workers instead (--workers N)")
     elif workers:
         raise click.UsageError("--workers starts workers for a frontier: give --frontier redis://HOST:PORT/N too")
-    try:
-        # Taken before the database is opened: a second run must not even create the schema.
-        with run_lock(db) as lock:
-            sessions = _open(db, create=True)
-            if frontier:
-                from crawler.frontier.coordinator import progress_stream, run_coordinated
+    # Taken before the database is opened: a second run must not even create the schema.
+    with run_lock(db) as lock:
+        sessions = _open(db, create=True)
+        if frontier:
+            from crawler.frontier.coordinator import progress_stream, run_coordinated
 
-                summary = run_coordinated(
-                    sessions, database_url(db), parsed, settings, frontier, locked=lock is not None, progress=progress_stream(quiet),
-                    workers=workers, worker_command=[sys.executable, str(Path(__file__).resolve())], db=db,
-                )
-            else:
-                summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
-    except RunLocked as exc:
-        raise EvidenceFailure(str(exc), EXIT_LOCKED) from exc
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+            summary = run_coordinated(
+                sessions, database_url(db), parsed, settings, frontier, locked=lock is not None, progress=progress_stream(quiet),
+                workers=workers, worker_command=[sys.executable, str(Path(__file__).resolve())], db=db,
+            )
+        else:
+            summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
     failures: list[EvidenceError]
     try:
         failures = list(notify(summary, database_url(db), webhooks=webhooks, emails=emails, settings=notify_settings))
@@ -309,11 +311,8 @@ def worker(
         "LOG_LEVEL": logging.getLevelName(_log_level(verbose, False)),
     }
     settings.update(_overrides(overrides))
-    try:
-        name = clean_id(worker_id) if worker_id else default_worker_id()
-        result = run_worker(db, frontier, name, settings, run_id=run_id, wait=wait)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    name = clean_id(worker_id) if worker_id else default_worker_id()
+    result = run_worker(db, frontier, name, settings, run_id=run_id, wait=wait)
     click.echo(f"worker {result.worker}: run {result.run_id} {result.run_state}, {result.recorded} URLs recorded by this worker")
 
 
@@ -399,21 +398,15 @@ def import_(documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as
             "problems": [{"line": p.line, "page": p.page, "text": p.text, "reason": p.reason} for p in document.problems],
         }
 
-    try:
-        # Every document is read before the database is touched: one unreadable file
-        # leaves nothing half-imported.
-        parsed = [read_document(path) if dry_run else _citing(read_document(path)) for path in documents]
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    # Every document is read before the database is touched: one unreadable file
+    # leaves nothing half-imported.
+    parsed = [read_document(path) if dry_run else _citing(read_document(path)) for path in documents]
     sessions = None if dry_run else _open(db, create=True)
     output: list[dict[str, Any]] = []
     for path, document in zip(documents, parsed, strict=True):
         citations = document.citations
         if sessions is not None:
-            try:
-                imported = record_file(sessions, document)
-            except EvidenceError as exc:
-                raise _fail(exc) from exc
+            imported = record_file(sessions, document)
             distinct = len(imported.urls)
         else:
             distinct = len({c.normalized for c in citations})
@@ -446,10 +439,7 @@ def status(db: str, archive: str, fmt: str, document: str | None) -> None:
     from crawler.reports.queries import STATUS_COLUMNS, status_rows
 
     sessions = _open(db, create=False)
-    try:
-        rows = status_rows(sessions, document)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    rows = status_rows(sessions, document)
     click.echo(render(rows, STATUS_COLUMNS, fmt), nl=False)
 
 
@@ -463,10 +453,7 @@ def history(url: str, db: str, archive: str, fmt: str) -> None:
     from crawler.reports.queries import HISTORY_COLUMNS, history_rows
 
     sessions = _open(db, create=False)
-    try:
-        rows = history_rows(sessions, url)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    rows = history_rows(sessions, url)
     click.echo(render(rows, HISTORY_COLUMNS, fmt), nl=False)
 
 
@@ -506,11 +493,8 @@ def show(url: str, db: str, archive: str, at: str | None, output: str | None, he
 
     moment = _parse_time(at)
     sessions = _open(db, create=False)
-    try:
-        capture = snapshot_capture(sessions, url, moment)
-        snapshot = load_snapshot(Path(archive), capture, decode=not raw and not headers)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    capture = snapshot_capture(sessions, url, moment)
+    snapshot = load_snapshot(Path(archive), capture, decode=not raw and not headers)
     data = snapshot.record.http_head + b"\r\n" if headers else snapshot.body
     if output:
         try:
@@ -533,11 +517,8 @@ def diff(url: str, db: str, archive: str, since: str | None, until: str | None) 
     from crawler.reports.diff import pick_pair, text_diff
 
     sessions = _open(db, create=False)
-    try:
-        older, newer = pick_pair(sessions, url, _parse_time(since), _parse_time(until))
-        output = text_diff(Path(archive), older, newer, url)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    older, newer = pick_pair(sessions, url, _parse_time(since), _parse_time(until))
+    output = text_diff(Path(archive), older, newer, url)
     if output:
         click.echo(output, nl=False)
     else:
@@ -604,8 +585,6 @@ def export(
                 rows = status_rows(sessions, document)
                 Path(path).write_text(render(rows, STATUS_COLUMNS, fmt), encoding="utf-8")
                 click.echo(f"wrote {path}: {len(rows)} citations", err=True)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
     except OSError as exc:
         raise EvidenceFailure(f"cannot write {exc.filename}: {exc.strerror}", EXIT_FAILURE) from exc
 
@@ -623,8 +602,6 @@ def index(db: str, archive: str, output: str | None) -> None:
     try:
         lines = cdxj_lines(index_entries(select_records(sessions).records))
         write_index(lines, target)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
     except OSError as exc:
         raise EvidenceFailure(f"cannot write {target}: {exc.strerror}", EXIT_FAILURE) from exc
     click.echo(f"indexed {len(lines)} records in {target}", err=True)
@@ -646,10 +623,7 @@ def ack(url: str | None, db: str, archive: str, every: bool, note: str) -> None:
     if bool(url) == every:
         raise click.UsageError("give either a URL or --all")
     sessions = _open(db, create=False)
-    try:
-        done = acknowledge_all(sessions, note) if every else [acknowledge(sessions, url or "", note)]
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    done = acknowledge_all(sessions, note) if every else [acknowledge(sessions, url or "", note)]
     if not done:
         click.echo("nothing to acknowledge: no news is waiting for review")
     for item in done:
@@ -674,10 +648,7 @@ def report(db: str, archive: str, output: str | None, fmt: str | None, document:
         fmt = "md" if output and Path(output).suffix.lower() in (".md", ".markdown") else "html"
     path = Path(output or f"report.{fmt}")
     sessions = _open(db, create=False)
-    try:
-        written = write_report(sessions, Path(archive), path, fmt, _database_name(db), document)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    written = write_report(sessions, Path(archive), path, fmt, _database_name(db), document)
     click.echo(f"wrote {written.path}: {written.citations} citations, {written.copies} archived copies in {written.files}/")
     for problem in written.problems:
         click.echo(f"Warning: {problem}", err=True)
@@ -694,10 +665,7 @@ def annotate(document: str, db: str, archive: str, output: str) -> None:
     if Path(output).resolve() == Path(document).resolve():
         raise click.BadParameter("the output must not be the document itself", param_hint="-o/--output")
     sessions = _open(db, create=False)
-    try:
-        done = annotate_document(sessions, Path(archive), Path(document), Path(output))
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    done = annotate_document(sessions, Path(archive), Path(document), Path(output))
     click.echo(f"wrote {done.output}: {done.links} links annotated, archived copies in {done.files}/")
     for url in done.unarchived:
         click.echo(f"Warning: {url} is cited but has no archived copy of the page; not annotated", err=True)
@@ -715,11 +683,8 @@ def db_current(db: str, archive: str) -> None:
     from crawler.db import open_engine
     from crawler.migrate import current_revision, head_revision
 
-    try:
-        engine = open_engine(db, create=False)
-        revision = current_revision(engine)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    engine = open_engine(db, create=False)
+    revision = current_revision(engine)
     head = head_revision()
     state = "(head)" if revision == head else f"(this evidence writes {head}; `evidence db upgrade` migrates)"
     click.echo(f"{_database_name(db)}: revision {revision or 'none (from before migrations)'} {state}")
@@ -734,12 +699,9 @@ def db_upgrade(db: str, archive: str) -> None:
     from crawler.db import open_engine
     from crawler.migrate import current_revision, head_revision
 
-    try:
-        engine = open_engine(db, create=True)
-        empty = not inspect(engine).get_table_names()
-        before = current_revision(engine)
-    except EvidenceError as exc:
-        raise _fail(exc) from exc
+    engine = open_engine(db, create=True)
+    empty = not inspect(engine).get_table_names()
+    before = current_revision(engine)
     _open(db, create=True)
     head = head_revision()
     name = _database_name(db)
