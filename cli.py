@@ -247,7 +247,7 @@ def crawl(
         click.echo(f"Warning: notification not sent: {failure}; the run's results are recorded", err=True)
 
     if as_json:
-        click.echo(json.dumps({**_summary_dict(summary), "notify_failures": len(failures)}, indent=2))
+        click.echo(json.dumps({**summary.as_dict(), "notify_failures": len(failures)}, indent=2))
     elif not quiet or summary.news or summary.status != "finished":
         click.echo(_summary_text(summary))
     if summary.status != "finished":
@@ -333,21 +333,6 @@ def _report_all_problems(parsed: list[Any]) -> None:
 def _report_problems(source: str, problems: list[Any]) -> None:
     for problem in problems:
         click.echo(f"{source}:{problem.line}: skipped {problem.text} ({problem.reason})", err=True)
-
-
-def _summary_dict(summary: Any) -> dict[str, Any]:
-    from crawler.notify import news_item
-
-    return {
-        "run": summary.run_id,
-        "status": summary.status,
-        "urls": summary.targets,
-        "captured": summary.captured,
-        "states": dict(summary.states),
-        "news": [news_item(item) for item in summary.news],
-        "acknowledged": [news_item(item) for item in summary.acknowledged],
-        "problems": list(summary.problems),
-    }
 
 
 def _summary_text(summary: Any) -> str:

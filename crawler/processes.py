@@ -25,7 +25,7 @@ parent never fetches and never installs a reactor.
   crawl stops (requests in flight finish, their rows are committed, WARC files closed),
   a second forces them. A child that loses its parent (``kill -9`` of the parent) stops
   the same way by itself within a second.
-- **Outcome.** The parent sums the run up as one crawl (``crawler.runner._finish``). A
+- **Outcome.** The parent sums the run up as one crawl (``crawler.runs.finish_run``). A
   child's fatal archive failure fails the run, as in one process, and the other children
   are stopped. A child that dies (killed, or an error) is reported, one line each
   (``RunSummary.problems``), the URLs it left without a capture count as missing, and
@@ -316,7 +316,8 @@ def main() -> None:
 
     from crawler.db import open_database
     from crawler.exceptions import EvidenceError
-    from crawler.runner import build_settings, crawl_here
+    from crawler.runner import crawl_here
+    from crawler.runs import build_settings
 
     def before_start(process: CrawlerProcess) -> None:
         from twisted.internet import reactor as installed, task

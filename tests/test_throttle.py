@@ -27,7 +27,7 @@ def test_fast_answers_lower_the_delay_only_when_healthy(status: int, lowered: bo
 
 
 def test_it_replaces_scrapys_autothrottle_in_the_settings() -> None:
-    from crawler.runner import build_settings
+    from crawler.runs import build_settings
 
     active = {name for name, order in build_settings({}).getwithbase("EXTENSIONS").items() if order is not None}
     assert "crawler.extensions.throttle.NotModifiedAwareAutoThrottle" in active

@@ -26,15 +26,8 @@ from crawler.citations import Document as ParsedDocument
 from crawler.exceptions import FrontierError, RunFailed
 from crawler.frontier.state import Progress, RunFrontier, connect
 from crawler.frontier.worker import LOCAL_SETTINGS, database_identity
-from crawler.runner import (
-    RunSummary,
-    _close_dead_runs,
-    _finish,
-    _recorded_settings,
-    build_settings,
-    cited_urls,
-    start_run,
-)
+from crawler.runner import cited_urls
+from crawler.runs import RunSummary, build_settings, finish_run, recorded_settings, recover, start_run
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +53,8 @@ def run_coordinated(
     client = connect(frontier_url)
     urls = cited_urls(sessions, documents)
     settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
-    _close_dead_runs(sessions, every=locked)
-    recorded = _recorded_settings(settings)
+    recover(sessions, None, every=locked)
+    recorded = recorded_settings(settings)
     recorded["EVIDENCE_FRONTIER_URL"] = _without_password(frontier_url)
     run_id = start_run(sessions, urls, recorded)
 
@@ -70,7 +63,7 @@ def run_coordinated(
     try:
         frontier.publish(urls, published, database_identity(sessions, create=True) or "")
     except redis.RedisError as exc:
-        _finish(sessions, run_id, urls, "frontier_lost")
+        finish_run(sessions, run_id, urls, "frontier_lost")
         raise FrontierError(f"cannot publish run {run_id} to the frontier {_without_password(frontier_url)}: {exc}") from exc
     children = _spawn(workers, worker_command or [], db, frontier_url, run_id, overrides)
     reason = "finished"
@@ -85,7 +78,7 @@ def run_coordinated(
         frontier.close("stopped")
         reason = "shutdown"
     except redis.RedisError as exc:
-        _finish(sessions, run_id, urls, "frontier_lost")
+        finish_run(sessions, run_id, urls, "frontier_lost")
         raise RunFailed(
             f"run {run_id} stopped: lost the frontier {_without_password(frontier_url)} ({exc}); "
             "what the workers recorded is kept, run `evidence crawl --frontier` again for the rest"
@@ -95,7 +88,7 @@ def run_coordinated(
         if progress is not None:
             progress.write("\n")
         _reap_children(children)
-    return _finish(sessions, run_id, urls, reason)
+    return finish_run(sessions, run_id, urls, reason)
 
 
 def _spawn(

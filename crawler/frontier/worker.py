@@ -176,15 +176,9 @@ def run_worker(
     run_id: int | None = None,
     wait: float | None = None,
 ) -> WorkerResult:
-    # The runner's helpers: what a worker starts with is what a local crawl starts with.
-    from crawler.runner import (
-        _close_dead_files,
-        _known_digests,
-        _offline_public_suffixes,
-        _originals,
-        build_settings,
-        tune_logging_on_start,
-    )
+    # What a worker starts with is what a local crawl starts with.
+    from crawler.runner import offline_public_suffixes, tune_logging_on_start
+    from crawler.runs import build_settings, close_dead_files, known_digests, originals
 
     client = connect(frontier_url)
     frontier = wait_for_run(client, run_id, wait)
@@ -230,17 +224,17 @@ def run_worker(
     extensions = dict(settings.getdict("EXTENSIONS"))
     extensions["crawler.frontier.worker.FrontierWorker"] = 400
     settings.set("EXTENSIONS", extensions, priority="cmdline")
-    _close_dead_files(sessions, Path(settings.get("EVIDENCE_ARCHIVE_DIR")))
+    close_dead_files(sessions, Path(settings.get("EVIDENCE_ARCHIVE_DIR")))
 
     # Scrapy looks for new work every 5 s when its scheduler returns none; a worker
     # whose queue is empty for a moment (leases being re-queued, the run about to end)
     # should look every heartbeat instead. One crawl per process: the class is ours.
     ExecutionEngine._SLOT_HEARTBEAT_INTERVAL = settings.getfloat("EVIDENCE_FRONTIER_HEARTBEAT")
-    _offline_public_suffixes()
+    offline_public_suffixes()
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(FrontierSpider)
     tune_logging_on_start(crawler)
-    process.crawl(crawler, targets=urls, known_digests=_known_digests(sessions, urls), originals=_originals(sessions))
+    process.crawl(crawler, targets=urls, known_digests=known_digests(sessions, urls), originals=originals(sessions))
     with crawl_pace():
         process.start()
     stats = crawler.stats

@@ -15,7 +15,7 @@ from crawler import __version__
 from crawler.exceptions import NotifyError
 from crawler.notify.email import SmtpSettings, send_mail
 from crawler.notify.webhook import post_json
-from crawler.runner import News, RunSummary
+from crawler.runs import RunSummary
 
 
 @dataclass(frozen=True)
@@ -23,17 +23,6 @@ class Message:
     subject: str
     text: str
     payload: dict[str, Any]
-
-
-def news_item(item: News) -> dict[str, Any]:
-    return {
-        "url": item.url,
-        "kind": item.kind,
-        "state": item.state,
-        "reason": item.reason,
-        "previous_state": item.previous_state,
-        "cited_in": [{"document": document, "footnote": footnote} for document, footnote in item.cited_in],
-    }
 
 
 def build_message(summary: RunSummary, database: str) -> Message:
@@ -61,11 +50,8 @@ def build_message(summary: RunSummary, database: str) -> Message:
         "software": f"evidence/{__version__}",
         "host": socket.gethostname(),
         "database": database,
-        "run": summary.run_id,
-        "status": summary.status,
-        "urls": summary.targets,
-        "states": dict(summary.states),
-        "news": [news_item(item) for item in summary.news],
+        # the shape `evidence crawl --json` prints
+        **summary.as_dict(),
     }
     return Message(subject, "\n".join(lines) + "\n", payload)
 
