@@ -168,3 +168,90 @@ def test_cdxj_index_lists_responses_and_revisits(archived):
         handle.seek(int(plan[1]["offset"]))
         record = next(iter(ArchiveIterator(handle)))
     assert record.rec_type == "revisit"
+
+
+def last_record(workspace: Workspace, record_type: str) -> tuple[str, int, int, str]:
+    with sqlite3.connect(workspace.db) as connection:
+        return connection.execute(
+            "SELECT filename, offset, length, record_id FROM records WHERE record_type = ? ORDER BY filename, offset DESC LIMIT 1",
+            (record_type,),
+        ).fetchone()
+
+
+def test_a_record_cut_inside_its_gzip_member_fails_verify_and_is_named(archived, tmp_path):
+    # What kill -9 inside a record leaves: warcio alone hands the rest back as a whole record.
+    workspace = copy_workspace(archived, tmp_path)
+    filename, offset, length, record_id = last_record(workspace, "metadata")
+    path = workspace.archive / filename
+    path.write_bytes(path.read_bytes()[: offset + length - 12])
+    result = workspace.run("verify")
+    assert result.returncode == 1
+    damaged = [line for line in result.stdout.splitlines() if line.startswith("DAMAGED")]
+    assert any(line.startswith(f"DAMAGED {filename} at offset {offset} ({record_id}): ") and "cut" in line for line in damaged), damaged
+
+
+def test_a_record_rewritten_with_matching_digests_differs_from_the_database(archived, tmp_path):
+    """A tamperer rewrites a capture's story and its digests (SHA-256 in base 16, which
+    warcio checks too): the record is consistent in itself, not with the database."""
+    import hashlib
+    import zlib
+
+    workspace = copy_workspace(archived, tmp_path)
+    filename, offset, length, record_id = last_record(workspace, "metadata")
+    path = workspace.archive / filename
+    data = path.read_bytes()
+    member = zlib.decompress(data[offset : offset + length], zlib.MAX_WBITS + 16)
+    head, _, rest = member.partition(b"\r\n\r\n")
+    block = rest[: len(rest) - 4].replace(b"state: ok", b"state: gone, as it always was")
+    assert block != rest[:-4]
+    lines = [line for line in head.split(b"\r\n") if not line.startswith((b"WARC-Block-Digest", b"Content-Length"))]
+    lines += [b"WARC-Block-Digest: sha256:" + hashlib.sha256(block).hexdigest().encode(), b"Content-Length: %d" % len(block)]
+    forged = b"\r\n".join(lines) + b"\r\n\r\n" + block + b"\r\n\r\n"
+    packer = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+    path.write_bytes(data[:offset] + packer.compress(forged) + packer.flush() + data[offset + length :])
+    # The forgery passes warcio's own digest check...
+    with open(path, "rb") as handle:
+        forged_records = [r for r in ArchiveIterator(handle, check_digests=True) if r.rec_headers.get_header("WARC-Record-ID") == record_id]
+        assert forged_records and all(r.digest_checker.passed is not False for r in forged_records)
+    # ...and verify names it by what the database says of it.
+    result = workspace.run("verify", "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    mine = [d for d in report["damage"] if d["offset"] == offset]
+    assert mine and mine[0]["record_id"] == record_id and "in the database" in mine[0]["message"], report["damage"]
+
+
+def test_verify_reads_a_sha256_base16_archive_as_intact(archived, tmp_path):
+    """Digests in another algorithm and encoding than the writer's are checked, not refused."""
+    import hashlib
+    import zlib
+
+    workspace = copy_workspace(archived, tmp_path)
+    (path,) = [p for p in workspace.warc_files() if p.name not in archived["first_files"]]
+    out = bytearray()
+    offsets: dict[int, tuple[int, int]] = {}
+    original = path.read_bytes()
+    with open(path, "rb") as handle:
+        records = ArchiveIterator(handle)
+        for _record in records:
+            start = records.get_record_offset()
+            raw = records.get_record_length()
+            member = zlib.decompress(original[start : start + raw], zlib.MAX_WBITS + 16)
+            head, _, rest = member.partition(b"\r\n\r\n")
+            block = rest[:-4]
+            lines = [b"WARC-Block-Digest: sha256:" + hashlib.sha256(block).hexdigest().upper().encode()
+                     if line.startswith(b"WARC-Block-Digest") else line for line in head.split(b"\r\n")]
+            packer = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+            packed = packer.compress(b"\r\n".join(lines) + b"\r\n\r\n" + block + b"\r\n\r\n") + packer.flush()
+            offsets[start] = (len(out), len(packed))
+            out += packed
+    path.write_bytes(bytes(out))
+    with sqlite3.connect(workspace.db) as connection:
+        for old, (new, size) in offsets.items():
+            connection.execute("UPDATE records SET offset = ?, length = ? WHERE filename = ? AND offset = ?",
+                               (-new - 1, size, path.name, old))
+        connection.execute("UPDATE records SET offset = -offset - 1 WHERE offset < 0")
+        connection.execute("UPDATE warc_files SET sha256 = ?, size = ? WHERE name = ?",
+                           (hashlib.sha256(bytes(out)).hexdigest(), len(out), path.name))
+    result = workspace.run("verify")
+    assert result.returncode == 0, result.stdout

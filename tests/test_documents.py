@@ -7,6 +7,7 @@ import io
 import re
 import zipfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 
@@ -116,6 +117,121 @@ def test_pdf_url_cut_at_a_page_break_goes_on_past_the_page_numbers(tmp_path: Pat
     ])
     (citation,) = read_document(path).citations
     assert (citation.footnote, citation.url, citation.page) == ("9", "https://sisi.sedesol.gob.mx/", 1)
+
+
+def test_pdf_url_cut_inside_its_scheme_host_or_path_is_read_whole(tmp_path: Path) -> None:
+    # Word and LibreOffice cut a long URL at any character of a justified line: in the
+    # scheme, in the host, inside angle brackets. Spanish footnotes, English body text.
+    path = draw(tmp_path, [PdfPage(
+        body=[[Piece("The attorney general", BODY_FONT), superscript("1"), Piece(" and the ministry", BODY_FONT),
+               superscript("2"), Piece(" published the reports; see https:", BODY_FONT)],
+              [Piece("//www.gob.mx/salud/documentos/plan-2019 for the plan.", BODY_FONT)]],
+        notes=[
+            [Piece("1 Disponible en: <htt")],
+            [Piece("ps://aplicaciones.pgr.gob.mx/informes/2019/anual.pdf>, consultado en 2020.")],
+            [Piece("2 Véase https:/")],
+            [Piece("/www.cndh.org.mx/documento/recomendacion-2018 y el anexo https://www.")],
+            [Piece("gob.mx/sfp/acciones-y-programas y también https://aplicaciones.")],
+            [Piece("pgr.gob.mx para los datos, o <https://a.gob.mx/x/")],
+            [Piece("y/z.pdf> y https://www.gob.")],
+            [Piece("mx es el portal, y el programa está en https://www.gob.mx/salud/documentos/")],
+            [Piece("programa-sectorial-de-salud y https://www.gob.mx/informes/anual.")],
+            [Piece("pdf con sus anexos.")],
+        ],
+    )])
+    document = read_document(path)
+    assert [(c.footnote, c.url) for c in document.citations] == [
+        ("inline", "https://www.gob.mx/salud/documentos/plan-2019"),
+        ("1", "https://aplicaciones.pgr.gob.mx/informes/2019/anual.pdf"),
+        ("2", "https://www.cndh.org.mx/documento/recomendacion-2018"),
+        ("2", "https://www.gob.mx/sfp/acciones-y-programas"),
+        ("2", "https://aplicaciones.pgr.gob.mx"),
+        ("2", "https://a.gob.mx/x/y/z.pdf"),
+        ("2", "https://www.gob.mx"),
+        ("2", "https://www.gob.mx/salud/documentos/programa-sectorial-de-salud"),
+        ("2", "https://www.gob.mx/informes/anual.pdf"),
+    ]
+    assert document.problems == []
+    assert document.citations[1].context.startswith("The attorney general¹")
+
+
+def test_pdf_line_ending_in_a_url_or_the_word_http_is_not_joined_to_prose(tmp_path: Path) -> None:
+    path = draw(tmp_path, [PdfPage(body=[
+        [Piece("Todo el tráfico usaba el protocolo http", BODY_FONT)],
+        [Piece("es decir, sin cifrar; la auditoría lo señaló.", BODY_FONT)],
+        [Piece("Véase https://www.gob.mx/sfp.", BODY_FONT)],
+        [Piece("El sitio tiene los datos abiertos.", BODY_FONT)],
+        [Piece("The test server ran at http://localhost.", BODY_FONT)],
+        [Piece("Later it moved to https://datos.gob.mx", BODY_FONT)],
+        [Piece("and stayed there; the old plain https", BODY_FONT)],
+        [Piece("servers were shut down, as <https://www.gob.mx/x", BODY_FONT)],
+        [Piece("Said nothing more about it.", BODY_FONT)],
+    ])])
+    document = read_document(path)
+    # An angle bracket never closed: the URL is read as written, not run into the next line.
+    assert [c.url for c in document.citations] == ["https://www.gob.mx/sfp", "https://datos.gob.mx", "https://www.gob.mx/x"]
+    assert [(p.text, p.reason) for p in document.problems] == [("http://localhost", "malformed")]
+
+
+def justified(tmp_path: Path, text: str, width: float) -> Path:
+    """``text`` as one justified paragraph ``width`` points wide, laid out by reportlab, which
+    cuts a word longer than the room left on a line at whatever character the line ends."""
+    from reportlab.lib.enums import TA_JUSTIFY
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    path = tmp_path / f"justified-{width:.0f}.pdf"
+    style = ParagraphStyle("body", fontName="Helvetica", fontSize=10, leading=13, alignment=TA_JUSTIFY, splitLongWords=1)
+    page = SimpleDocTemplate(str(path), pagesize=(width + 144, 300), leftMargin=72, rightMargin=72, topMargin=20, bottomMargin=20)
+    page.build([Paragraph(escape(text), style)])
+    return path
+
+
+@pytest.mark.parametrize(("text", "url"), [
+    ("La Procuraduría publicó su informe anual de actividades, que puede consultarse en <URL>, junto con los anexos del año.",
+     "https://aplicaciones.pgr.gob.mx/informes/2019/anual.pdf"),
+    ("The ministry kept the report at URL for two years. Its annexes were removed later.",
+     "https://transparencia.aplicaciones.gob.mx/consultas/detalle/respuesta.html"),
+    ("El programa se publicó en URL y fue retirado en 2019.", "https://www.gob.mx/salud/documentos/programa_sectorial.pdf"),
+])
+def test_pdf_justified_paragraph_cut_at_every_character_of_the_url(tmp_path: Path, text: str, url: str) -> None:
+    kinds: set[str] = set()
+    unsure = 0
+    # Each width moves the line ends by a character or so: between them the cuts fall in the
+    # scheme ("ht" / "tps://"), the host ("aplicaciones." / "pgr.gob.mx") and the path.
+    for width in range(150, 420, 3):
+        path = justified(tmp_path, text.replace("URL", url), width)
+        document = read_document(path)
+        (found,) = [c.url for c in document.citations]
+        assert document.problems == [], width
+        cuts = _cuts(path, url)
+        kinds |= {_part(url, cut) for cut in cuts}
+        # Only a bare URL cut after its last punctuation ("respuesta.ht" / "ml for two years")
+        # reads like a URL ending before a word; it is kept as written, never run into the word.
+        last = max(url.rfind(char) for char in "/._-")
+        if "<" not in text and any(cut > last + 1 for cut in cuts):
+            unsure += 1
+            assert url.startswith(found), width
+        else:
+            assert found == url, width
+    assert {"scheme", "host", "path"} <= kinds
+    assert unsure <= 15
+
+
+def _cuts(path: Path, url: str) -> list[int]:
+    """Where the text layer of ``path`` breaks ``url`` across lines, as offsets into ``url``."""
+    from pypdf import PdfReader
+
+    text = PdfReader(path).pages[0].extract_text()
+    match = re.search("\n?".join(re.escape(char) for char in url), text)
+    assert match is not None
+    written = match.group()
+    return [index - number for number, index in enumerate(i for i, char in enumerate(written) if char == "\n")]
+
+
+def _part(url: str, cut: int) -> str:
+    scheme_end = url.index("//") + 2
+    return "scheme" if cut < scheme_end else "host" if cut <= url.index("/", scheme_end) else "path"
 
 
 def test_pdf_link_over_words_is_a_citation_of_its_own(tmp_path: Path) -> None:

@@ -118,3 +118,24 @@ def test_crawl_fetches_each_address_of_a_pdf_once(workspace: Workspace, site: Mo
     assert result.stdout.startswith("run 1 finished: 1 URLs checked (1 ok)")
     rows = json.loads(workspace.run("status", "--json").stdout)
     assert [(row["footnote"], row["url"], row["state"]) for row in rows] == [("1", plan, "ok"), ("2", plan, "ok")]
+
+
+def test_import_reads_a_url_cut_inside_its_scheme_or_host_whole(workspace: Workspace):
+    # As Word prints a justified footnote: "<htt" ends one line, "ps://..." starts the next.
+    pdf = draw_pdf(workspace.path / "oficio.pdf", [PdfPage(
+        body=[[Piece("La Fiscalía publicó el informe", BODY_FONT), superscript("1"), Piece(" y el plan", BODY_FONT),
+               superscript("2"), Piece(".", BODY_FONT)]],
+        notes=[[Piece("1 Disponible en: <htt")], [Piece("ps://aplicaciones.pgr.gob.mx/informes/2019/anual.pdf>")],
+               [Piece("2 Véase https://www.")], [Piece("gob.mx/sfp/documentos/plan-de-accion")]],
+    )])
+    result = workspace.run("import", "--json", str(pdf))
+    assert result.returncode == 0, result.stderr
+    (document,) = json.loads(result.stdout)
+    assert [(c["footnote"], c["url"]) for c in document["citations"]] == [
+        ("1", "https://aplicaciones.pgr.gob.mx/informes/2019/anual.pdf"),
+        ("2", "https://www.gob.mx/sfp/documentos/plan-de-accion"),
+    ]
+    assert document["problems"] == []
+    with sqlite3.connect(workspace.db) as connection:
+        assert [url for (url,) in connection.execute("SELECT url_as_written FROM citations ORDER BY position")] == [
+            c["url"] for c in document["citations"]]
