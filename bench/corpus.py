@@ -108,6 +108,29 @@ def build(root: Path, hosts: int, pages_per_host: int, port: int, seed: int = 8)
     return Corpus(root=root, urls=urls, bytes_total=total)
 
 
+def build_pages(root: Path, hosts: int, pages_per_host: int, port: int, seed: int = 8) -> Corpus:
+    """HTML pages only, under last path segments with dots that are not extensions, as
+    sites cite them: ``/page/127.0.0.2-8`` and ``/docs/v1.8-final``, half each per host.
+    nginx serves them as text/html (its ``default_type``). URLs in crawl order, hosts
+    taking turns."""
+    rng = random.Random(seed)
+    if root.exists():
+        shutil.rmtree(root)
+    urls: list[str] = []
+    total = 0
+    for p in range(pages_per_host):
+        for h in range(hosts):
+            address = f"127.0.0.{h + 2}"
+            path = f"page/{address}-{p}" if p % 2 == 0 else f"docs/v1.{p}-final"
+            size = int(rng.choice((2, 4, 8, 12, 20, 30)) * 1024 * rng.uniform(0.7, 1.3))
+            body = _html(rng, size, f"Pagina {p} de {address}")
+            (root / address / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / address / path).write_bytes(body)
+            total += len(body)
+            urls.append(f"http://{address}:{port}/{path}")
+    return Corpus(root=root, urls=urls, bytes_total=total)
+
+
 def nginx_config(root: Path, workdir: Path, hosts: int, port: int, latency_ms: int) -> str:
     listens = "\n".join(f"        listen 127.0.0.{h + 2}:{port};" for h in range(hosts))
     if latency_ms:
@@ -128,7 +151,8 @@ http {{
     tcp_nopush on;
     keepalive_requests 100000;
     types {{ text/html html; application/pdf pdf; application/zip zip; }}
-    default_type application/octet-stream;
+    # Names without an extension (build_pages) are pages; every other file has its type above.
+    default_type text/html;
     client_body_temp_path {workdir}/body;
     proxy_temp_path {workdir}/proxy;
     fastcgi_temp_path {workdir}/fastcgi;

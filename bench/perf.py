@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -159,11 +160,14 @@ def count_records(folder: Path, wanted: set[str]) -> dict[str, int]:
     return counts
 
 
-def evidence_command(urls: Path, db: Path, archive: Path, concurrency: int, processes: int = 1) -> list[str]:
+def evidence_command(
+    urls: Path, db: Path, archive: Path, concurrency: int, processes: int = 1, settings: Sequence[str] = ()
+) -> list[str]:
     return [
         sys.executable, "-m", "cli", "crawl", str(urls), "--db", str(db), "--archive", str(archive),
         "--allow-private", "-q", "-s", f"CONCURRENT_REQUESTS={concurrency}",
         *(["--processes", str(processes)] if processes > 1 else []),
+        *(option for setting in settings for option in ("-s", setting)),
     ]
 
 
@@ -172,7 +176,8 @@ def evidence_folder(work: Path, processes: int) -> Path:
 
 
 def run_evidence(
-    work: Path, urls_file: Path, n: int, concurrency: int, recheck: bool, processes: int = 1
+    work: Path, urls_file: Path, n: int, concurrency: int, recheck: bool, processes: int = 1,
+    settings: Sequence[str] = (),
 ) -> tuple[Result, Result | None]:
     """A first crawl (and a re-check) into a fresh database. With several processes the
     peak RSS is the sampled sum over the command's process tree."""
@@ -182,7 +187,7 @@ def run_evidence(
     out.mkdir()
     db, archive = out / "evidence.db", out / "archive"
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
-    command = evidence_command(urls_file, db, archive, concurrency, processes)
+    command = evidence_command(urls_file, db, archive, concurrency, processes, settings)
     tree = processes > 1
     wall, cpu, rss, _ = run_processes([command], HERE.parent, env, tree=tree)
     first = Result(n, wall, cpu, rss, warc_size(archive))

@@ -13,6 +13,11 @@ for its first six requests instead of 0.6 s, a second and a half of every crawl 
 at a fraction of its pace. Here a host's first healthy answer (200 or 304) sets its
 delay from the measured latency; later answers are averaged as in Scrapy, and a delay
 that grows still grows at once.
+
+A request may name other statuses it expects (``EXPECTED_STATUSES_META_KEY``): the soft-404
+probe asks for a page that does not exist, so its 404 is the server's healthy answer. Taken
+as an error, it never lowered the probes' slot from the start delay: with 100 ms answers
+a host's probes went one a second, and the pages waiting for them with them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from scrapy.extensions.throttle import AutoThrottle
 from crawler.downloader import TransferBoundDownloader
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from scrapy import Request, Spider
     from scrapy.core.downloader import Slot
     from scrapy.crawler import Crawler
@@ -39,27 +46,38 @@ class _Ok:
 
 _OK = _Ok()
 
+#: Statuses besides 200 and 304 that the request's sender expects of a healthy server.
+EXPECTED_STATUSES_META_KEY = "evidence_expected_statuses"
+
 
 class NotModifiedAwareAutoThrottle(AutoThrottle):
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         # Hosts (download slots) whose latency has been measured on a healthy answer.
         self._measured: set[str] = set()
+        # The measured request's expected statuses, for _adjust_delay, which Scrapy
+        # calls from _response_downloaded without the request.
+        self._expected: Collection[int] = ()
 
     def _response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         key, slot = self._get_slot(request, spider)
         if slot is None or key is None:
             return
         before = slot.delay
-        if key not in self._measured and response.status in (200, 304) \
+        self._expected = request.meta.get(EXPECTED_STATUSES_META_KEY, ())
+        if key not in self._measured and (response.status in (200, 304) or response.status in self._expected) \
                 and request.meta.get("download_latency") is not None \
                 and not request.meta.get("autothrottle_dont_adjust_delay", False):
             self._measured.add(key)
             # Forget the guess: averaging from the minimum lands on the measured pace.
             slot.delay = self.mindelay
-        super()._response_downloaded(response, request, spider)
+        try:
+            super()._response_downloaded(response, request, spider)
+        finally:
+            self._expected = ()
         if slot.delay < before and isinstance(self.crawler.engine.downloader, TransferBoundDownloader):
             self.crawler.engine.downloader.hurry(slot)
 
     def _adjust_delay(self, slot: Slot, latency: float, response: Response) -> None:
-        super()._adjust_delay(slot, latency, cast("Response", _OK) if response.status == 304 else response)
+        healthy = response.status == 304 or response.status in self._expected
+        super()._adjust_delay(slot, latency, cast("Response", _OK) if healthy else response)

@@ -23,6 +23,7 @@ from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.extensions.throttle import EXPECTED_STATUSES_META_KEY
 from crawler.handlers.rawhttp import UNGATED_META_KEY
 from crawler.failures import classify
 from crawler.middlewares.warcrecorder import (
@@ -39,6 +40,8 @@ TARGET_META_KEY = "evidence_target"
 # Set on a request from start() until it reaches the downloader (see start()).
 _WAITING_META_KEY = "evidence_waiting"
 PROBE_MAX_BODY = 1 << 20
+# What a server answers, when well, for a page it does not have: a probe's healthy answers.
+PROBE_EXPECTED_STATUSES = frozenset({400, 403, 404, 410})
 
 
 @dataclass
@@ -219,6 +222,9 @@ class CitationSpider(scrapy.Spider):
         meta = {
             "dont_retry": True, "cookiejar": url, MAX_BODY_META_KEY: PROBE_MAX_BODY, "download_slot": f"{host} (probes)",
             UNGATED_META_KEY: True,
+            # Its slot's pace is measured on them as on a page's 200: answers taken for
+            # errors would hold it at AUTOTHROTTLE_START_DELAY, and the pages awaiting it.
+            EXPECTED_STATUSES_META_KEY: PROBE_EXPECTED_STATUSES,
         }
         request = scrapy.Request(url, dont_filter=True, meta=meta)
         assert self.crawler.engine is not None

@@ -40,6 +40,11 @@ _NOT_FOUND = re.compile(
     r"error 404|404 error|http 404|404 -|pagina solicitada no|recurso no disponible|documento no disponible)",
 )
 _MAINTENANCE = re.compile(r"\b(en mantenimiento|sitio en mantenimiento|under maintenance|down for maintenance)\b")
+# A file extension: up to four letters and digits, at least one a letter (.pdf, .aspx,
+# .xlsx, .mp4), or one of the longer page extensions. The dots of an address, a version
+# or a date (127.0.0.2-8, v1.2-final, informe.2017.final) make no extension: read as
+# one, each such name was a URL shape of its own, with a probe of its own.
+_EXTENSION = re.compile(r"\.(?=[0-9]{0,3}[a-z])[a-z0-9]{1,4}|\.(?:shtml|xhtml|phtml|jhtml)", re.I)
 
 
 @dataclass(frozen=True)
@@ -70,14 +75,19 @@ def is_root(url: str) -> bool:
     return path in _HOME_PATHS
 
 
+def extension(name: str) -> str:
+    """``name``'s file extension with its dot (``.aspx``, ``.PDF``), or "" when its last dot
+    starts none (``127.0.0.2-8``, ``v1.2-final``, ``informe.2017.final``)."""
+    suffix = PurePosixPath(name).suffix
+    return suffix if _EXTENSION.fullmatch(suffix) else ""
+
+
 def _random_name(like: str) -> str:
     """A random name of 25 letters, keeping ``like``'s extension (``.aspx``, ``.pdf``);
     a random nine-digit number where ``like`` is a number (ids)."""
     if like.isdigit():
         return "9" + "".join(secrets.choice(string.digits) for _ in range(8))
-    name = "".join(secrets.choice(string.ascii_lowercase) for _ in range(25))
-    suffix = PurePosixPath(like).suffix
-    return name + (suffix if suffix and len(suffix) <= 6 else "")
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(25)) + extension(like)
 
 
 def probe_url(url: str) -> str | None:
@@ -114,7 +124,7 @@ def probe_key(url: str) -> str:
         return f"{parts.scheme}://{parts.netloc}{parts.path}?{keys}"
     directory = parts.path.rstrip("/").rsplit("/", 1)[0]
     trailing = "/" if parts.path.endswith("/") else ""
-    suffix = PurePosixPath(parts.path.rstrip("/")).suffix.lower()
+    suffix = extension(unquote(parts.path.rstrip("/"))).lower()
     return f"{parts.scheme}://{parts.netloc}{directory}/*{suffix}{trailing}"
 
 
