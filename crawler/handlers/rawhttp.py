@@ -3,12 +3,13 @@
 
 Scrapy's ``Response`` has no reason phrase, folds header-name case and loses the order of
 different header names, and does not say which headers were actually sent. The handler
-puts all of that into ``request.meta[WIRE_META_KEY]`` for the WARC recorder.
+puts all of that into ``request.meta[WIRE_META_KEY]`` for the WARC recorder, with both
+heads' bytes as they went over the wire.
 
 What it does besides the exchange itself:
 
-- connections are kept per origin and local address (up to CONCURRENT_REQUESTS_PER_DOMAIN idle ones each,
-  EVIDENCE_CONNECTION_POOLS origins, the least recently used dropped first);
+- connections are kept per origin and local address (up to CONCURRENT_REQUESTS_PER_DOMAIN
+  idle ones each, EVIDENCE_CONNECTION_POOLS origins, the least recently used dropped first);
 - without a proxy, every connection goes to an address checked by the address guard;
 - a connection leaves from DOWNLOAD_BIND_ADDRESS, or the request's ``bindaddress`` meta
   (the address only: a fixed local port would allow one connection at a time);
