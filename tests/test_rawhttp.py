@@ -100,6 +100,26 @@ ROUTES: dict[str, Route] = {
     "/cut-chunked": _cut_chunked,
     "/big": _length_answer(b"b" * 100_000),
     "/hang": lambda sock, method: bool(time.sleep(10)) or False,
+    # The last header line ends in a bare LF, the blank line after it in CRLF.
+    "/lf-then-crlf": _answer(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\nContent-Length: 4\n\r\nseen"),
+    "/latin-version": _answer(b"HTTP/1.\xb9 200 OK\r\nContent-Length: 2\r\n\r\nno"),
+    "/version-0.9": _answer(b"HTTP/0.9 200 OK\r\nContent-Length: 3\r\n\r\nold"),
+    "/version-1.99": _answer(b"HTTP/1.99 200 OK\r\nContent-Length: 3\r\n\r\nnew"),
+    "/chunk-underscore": _then_close(
+        _answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1_0\r\n" + b"s" * 16 + b"\r\n0\r\n\r\n")
+    ),
+    "/chunk-hex": _answer(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1A\t;ext\r\n" + b"h" * 26 + b"\r\n0\r\n\r\n"),
+    # A Set-Cookie split over lines, a line with no colon (an HTML tag some servers emit),
+    # its own continuation, then more headers: odd spacing and case, bare LF in between.
+    "/no-colon": _answer(
+        b"HTTP/1.1 203 Non-Authoritative\r\n"
+        b"date:Tue, 01 Dec 2026 10:00:00 GMT\r\n"
+        b"Set-Cookie: id=7;\r\n\t path=/\r\n"
+        b"<meta charset=utf-8>\r\n"
+        b"  still the tag\n"
+        b"X-After  :   kept \r\n"
+        b"content-length: 5\r\n\r\nafter"
+    ),
 }
 
 
@@ -115,6 +135,8 @@ class RawServer:
         self.requests: list[tuple[int, str, str]] = []
         #: close a kept-alive connection when its second request arrives, unanswered
         self.drop_reused = False
+        #: the client's address of every connection
+        self.peers: list[str] = []
         self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -130,6 +152,7 @@ class RawServer:
             with self.lock:
                 self.connections += 1
                 number = self.connections
+                self.peers.append(sock.getpeername()[0])
             threading.Thread(target=self._serve, args=(sock, number), daemon=True).start()
 
     def _serve(self, sock: socket.socket, number: int) -> None:
@@ -433,3 +456,109 @@ def test_a_refused_connection_is_classified_as_such():
     (result,) = fetch(Request(f"http://127.0.0.1:{port}/"))
     assert isinstance(result, DownloadConnectionRefusedError)
     assert classify(result) == "refused"
+
+
+def test_a_head_whose_last_line_ends_in_a_bare_lf_before_a_crlf_blank_line(raw: RawServer):
+    (response,) = fetch(Request(raw.url("/lf-then-crlf"), meta={"download_timeout": 2}))
+    assert (response.status, response.body, response.headers[b"Content-Type"]) == (200, b"seen", b"text/plain")
+
+
+def test_a_non_ascii_byte_in_the_version_is_a_download_error_that_is_retried(raw: RawServer):
+    from scrapy.exceptions import DownloadFailedError
+    from scrapy.utils.misc import load_object
+
+    (result,) = fetch(Request(raw.url("/latin-version")))
+    assert isinstance(result, DownloadFailedError), result
+    assert "not an HTTP/1.x status line" in str(result)
+    retried = tuple(load_object(name) for name in get_crawler().settings.getlist("RETRY_EXCEPTIONS"))
+    assert isinstance(result, retried)
+
+
+def test_the_version_is_http_digit_dot_digit(raw: RawServer):
+    from scrapy.exceptions import DownloadFailedError
+
+    old, new = fetch(Request(raw.url("/version-0.9")), Request(raw.url("/version-1.99")))
+    assert (old.status, old.protocol, old.body) == (200, "HTTP/0.9", b"old")
+    assert isinstance(new, DownloadFailedError)
+
+
+def test_chunk_sizes_are_hex_digits_only(raw: RawServer):
+    bad, good = fetch(Request(raw.url("/chunk-underscore")), Request(raw.url("/chunk-hex")))
+    # int("1_0", 16) is 16: that would have read the 16 bytes as a whole body.
+    assert "dataloss" in bad.flags and bad.body == b""
+    assert good.body == b"h" * 26 and "dataloss" not in good.flags
+
+
+def test_the_bindaddress_meta_chooses_the_local_address_and_its_own_connection(raw: RawServer):
+    results = fetch(
+        Request(raw.url("/plain"), meta={"bindaddress": "127.0.0.3"}),
+        Request(raw.url("/plain"), meta={"bindaddress": ("127.0.0.4", 0)}),
+        Request(raw.url("/plain"), meta={"bindaddress": "127.0.0.3"}),
+    )
+    assert [r.body for r in results] == [b"hello"] * 3
+    assert raw.peers == ["127.0.0.3", "127.0.0.4"], "the third went on the first's kept-alive connection"
+
+
+def test_a_header_line_without_a_colon_is_skipped_kept_in_the_warc_and_signalled(workspace: Workspace, raw: RawServer):
+    import json
+
+    request = Request(raw.url("/no-colon"))
+    (response,) = fetch(request)
+    assert (response.status, response.body) == (203, b"after")
+    assert response.headers[b"X-After"] == b"kept"
+    assert response.headers[b"Set-Cookie"] == b"id=7; path=/"
+    assert request.meta[WIRE_META_KEY].malformed_headers == (b"<meta charset=utf-8>", b"  still the tag")
+
+    crawl_urls(workspace, raw, "/no-colon")  # type: ignore[arg-type]
+    history = json.loads(workspace.run("history", raw.url("/no-colon"), "--json").stdout)
+    assert "malformed_header" in history[0]["signals"]
+    assert_heads_archived_as_received(workspace, raw.url("/no-colon"), ROUTE_BYTES["/no-colon"])
+
+
+ROUTE_BYTES = {
+    "/no-colon": (
+        b"HTTP/1.1 203 Non-Authoritative\r\ndate:Tue, 01 Dec 2026 10:00:00 GMT\r\nSet-Cookie: id=7;\r\n\t path=/\r\n"
+        b"<meta charset=utf-8>\r\n  still the tag\nX-After  :   kept \r\ncontent-length: 5\r\n\r\n",
+        b"after",
+    ),
+    "/bare-lf": (b"HTTP/1.1 200 OK\nContent-Type: text/plain\nX-Folded: one\n  two\nContent-Length: 3\n\n", b"abc"),
+    "/until-close": (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n", b"all of it"),
+}
+
+
+def assert_heads_archived_as_received(workspace: Workspace, url: str, expected: tuple[bytes, bytes]) -> None:
+    """The response record's block is the head byte for byte and then the body, read by
+    FastWARC (unparsed) and warcio (parsed), digests verified."""
+    from fastwarc.warc import ArchiveIterator as FastArchiveIterator
+    from fastwarc.warc import WarcRecordType
+
+    head, body = expected
+    blocks = []
+    for path in workspace.warc_files():
+        for record in FastArchiveIterator(str(path), record_types=WarcRecordType.response, parse_http=False):
+            if record.headers.get("WARC-Target-URI") == url:
+                assert record.verify_block_digest(consume=False)
+                blocks.append(record.reader.read())
+    assert blocks == [head + body]
+    response, _request = records_by_uri(workspace)[url]  # warcio, digests checked
+    assert response[3] == body
+
+
+def test_heads_are_archived_as_received_and_the_request_as_sent(workspace: Workspace, raw: RawServer):
+    from fastwarc.warc import ArchiveIterator as FastArchiveIterator
+    from fastwarc.warc import WarcRecordType
+
+    crawl_urls(workspace, raw, "/bare-lf", "/until-close")  # type: ignore[arg-type]
+    for path in ("/bare-lf", "/until-close"):
+        assert_heads_archived_as_received(workspace, raw.url(path), ROUTE_BYTES[path])
+    response, request = records_by_uri(workspace)[raw.url("/bare-lf")]
+    assert response[2].get_header("X-Folded").split() == ["one", "two"], "warcio reads the folded header"
+    # Against an HTTP/1.0 server the request line still says what was sent: HTTP/1.1.
+    requests = [
+        record.reader.read()
+        for path in workspace.warc_files()
+        for record in FastArchiveIterator(str(path), record_types=WarcRecordType.request, parse_http=False)
+        if record.headers.get("WARC-Target-URI") == raw.url("/until-close")
+    ]
+    assert len(requests) == 1 and requests[0].startswith(b"GET /until-close HTTP/1.1\r\nHost: 127.0.0.1:")
+    assert requests[0].endswith(b"\r\n\r\n")

@@ -65,12 +65,14 @@ def test_exchanges_round_trip_through_the_recorder(tmp_path_factory, exchanges, 
         request = Request(url)
         before = time.time()
         recorder.process_request(request)
+        head = b"\r\n".join([b"HTTP/1.1 %d " % exchange["status"] + exchange["reason"], *(n + b": " + v for n, v in headers)])
+        target = f"/p{number}?{exchange['query']}".encode()
         request.meta[WIRE_META_KEY] = Wire(
             http_version="HTTP/1.1", reason=exchange["reason"], response_headers=headers, method="GET",
-            target=f"/p{number}?{exchange['query']}".encode(), request_headers=[(b"Host", b"example.gob.mx")],
+            target=target, request_headers=[(b"Host", b"example.gob.mx")],
+            response_head=head + b"\r\n\r\n", request_head=b"GET " + target + b" HTTP/1.1\r\nHost: example.gob.mx\r\n\r\n",
         )
         asyncio.run(recorder.process_response(request, Response(url, status=exchange["status"], body=body, request=request)))
-        head = b"\r\n".join([b"HTTP/1.1 %d " % exchange["status"] + exchange["reason"], *(n + b": " + v for n, v in headers)])
         expected.append((url, head + b"\r\n\r\n", body, before))
     recorder.store.close()
 

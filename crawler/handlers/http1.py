@@ -15,6 +15,7 @@ the download handler maps them to Scrapy's.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
@@ -28,6 +29,12 @@ MAX_HEAD_SIZE = 64 * 1024
 _PAUSE_AT = 256 * 1024
 # A chunk-size line or a trailer line longer than this is garbage.
 _MAX_LINE = 8 * 1024
+# RFC 9112 §2.3: HTTP-version is "HTTP/" DIGIT "." DIGIT, nothing else.
+_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
+# RFC 9112 §7.1: chunk-size is hex digits only (int(x, 16) also takes "1_0", " +1",
+# "0x1"), then optional whitespace and extensions. Sixteen digits are 2**64: past that
+# it is no size.
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;.*)?", re.DOTALL)
 
 
 class ProtocolError(Exception):
@@ -56,6 +63,10 @@ class Head:
     reason: bytes
     #: raw names and values, in received order, repeated ones kept (obs-fold unfolded)
     headers: list[tuple[bytes, bytes]]
+    #: the head's bytes exactly as they came, from the status line to the blank line
+    raw: bytes = b""
+    #: header lines that are no header (no colon, no name), skipped as browsers do
+    malformed: tuple[bytes, ...] = ()
 
     def values(self, name: bytes) -> list[bytes]:
         lowered = name.lower()
@@ -157,6 +168,12 @@ class Connection(asyncio.Protocol):
         scanned = 0
         while True:
             buffer = self._buffer
+            if not scanned and buffer and buffer[0] in b"\r\n":
+                # Empty lines before the status line are not part of the message
+                # (RFC 9112 §2.2): dropped, so that the head begins with its status line.
+                blank = len(buffer) - len(buffer.lstrip(b"\r\n"))
+                received = True
+                del buffer[:blank]
             end, size = _head_end(buffer, scanned)
             if end < 0:
                 if len(buffer) > MAX_HEAD_SIZE:
@@ -171,7 +188,7 @@ class Connection(asyncio.Protocol):
                 continue
             if end > MAX_HEAD_SIZE:
                 raise ProtocolError(f"response head larger than {MAX_HEAD_SIZE} bytes")
-            raw = bytes(buffer[:end])
+            raw = bytes(buffer[: end + size])
             del buffer[: end + size]
             scanned = 0
             received = True
@@ -238,17 +255,25 @@ def _expire(waiter: asyncio.Future[None]) -> None:
 
 
 def _head_end(buffer: bytearray, start: int) -> tuple[int, int]:
-    """Where the head ends and the length of its blank-line terminator; -1 if not yet."""
-    crlf = buffer.find(b"\r\n\r\n", start)
-    # Only before the CRLF one: past it is the body, maybe megabytes of it.
-    lf = buffer.find(b"\n\n", start, len(buffer) if crlf < 0 else crlf + 2)
-    if lf >= 0 and (crlf < 0 or lf < crlf):
+    """Where the head ends (the last line's line feed) and the length of the blank line
+    after it (its LF included); -1 if not yet.
+
+    A blank line is CRLF or a bare LF, whichever the line before it ended with: "\n\r\n"
+    ends a head as "\r\n\r\n" does (which it is part of), and so do "\n\n" and "\r\n\n".
+    """
+    cr = buffer.find(b"\n\r\n", start)
+    # Only before the other: past it is the body, maybe megabytes of it.
+    lf = buffer.find(b"\n\n", start, len(buffer) if cr < 0 else cr + 1)
+    if lf >= 0:
         return lf, 2
-    return crlf, 4
+    return cr, 3
 
 
 def parse_head(raw: bytes) -> Head:
-    """A status line and header lines (CRLF or bare LF line ends; obs-fold unfolded)."""
+    """A status line and header lines (CRLF or bare LF line ends; obs-fold unfolded), as
+    received with or without the blank line that ends them. A line that is no header
+    (no colon, or nothing before it) is skipped with its continuation lines, as browsers
+    and Scrapy's HTTP/1.1 handler do, and kept in ``malformed``."""
     lines = raw.split(b"\n")
     # Servers may send blank lines before the status line (RFC 9112 §2.2 allows skipping them).
     while lines and not lines[0].strip():
@@ -258,26 +283,36 @@ def parse_head(raw: bytes) -> Head:
     status_line = lines[0].rstrip(b"\r")
     parts = status_line.split(b" ", 2)
     version = parts[0]
-    if not version.startswith(b"HTTP/1.") or len(parts) < 2 or len(parts[1]) != 3 or not parts[1].isdigit():
+    if _VERSION.fullmatch(version) is None or len(parts) < 2 or len(parts[1]) != 3 or not parts[1].isdigit():
         raise ProtocolError(f"not an HTTP/1.x status line: {status_line[:100]!r}")
     headers: list[tuple[bytes, bytes]] = []
+    malformed: list[bytes] = []
+    # The header line the next continuation line belongs to: a good one (True), or a
+    # skipped one (False), or none yet (None).
+    last: bool | None = None
     for line in lines[1:]:
         if line.endswith(b"\r"):
             line = line[:-1]
         if not line:
             continue
         if line[0] in b" \t":
-            if not headers:
-                raise ProtocolError("response head starts with a continuation line")
-            name, value = headers[-1]
-            headers[-1] = (name, (value + b" " + line.strip(b" \t")).strip(b" "))
+            if last:
+                name, value = headers[-1]
+                headers[-1] = (name, (value + b" " + line.strip(b" \t")).strip(b" "))
+            else:
+                malformed.append(line)
             continue
         name, colon, value = line.partition(b":")
         name = name.rstrip(b" \t")
         if not colon or not name:
-            raise ProtocolError(f"not a header line: {line[:100]!r}")
+            malformed.append(line)
+            last = False
+            continue
         headers.append((name, value.strip(b" \t")))
-    return Head(version.decode("ascii"), int(parts[1]), parts[2] if len(parts) > 2 else b"", headers)
+        last = True
+    return Head(
+        version.decode("ascii"), int(parts[1]), parts[2] if len(parts) > 2 else b"", headers, raw, tuple(malformed)
+    )
 
 
 @dataclass(slots=True)
@@ -357,13 +392,10 @@ class _Dechunker:
             line = bytes(buffer[:newline]).rstrip(b"\r")
             del buffer[: newline + 1]
             if self._state == "size":
-                size = line.split(b";", 1)[0].strip()
-                try:
-                    self._remaining = int(size, 16)
-                except ValueError:
-                    raise ProtocolError(f"invalid chunk size: {size[:40]!r}") from None
-                if self._remaining < 0 or size.startswith((b"-", b"+", b"0x", b"0X")):
-                    raise ProtocolError(f"invalid chunk size: {size[:40]!r}")
+                size = _CHUNK_SIZE.fullmatch(line)
+                if size is None:
+                    raise ProtocolError(f"invalid chunk size line: {line[:40]!r}")
+                self._remaining = int(size[1], 16)
                 self._state = "data" if self._remaining else "trailer"
             elif self._state == "end":
                 if line:

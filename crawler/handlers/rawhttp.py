@@ -3,13 +3,16 @@
 
 Scrapy's ``Response`` has no reason phrase, folds header-name case and loses the order of
 different header names, and does not say which headers were actually sent. The handler
-puts all of that into ``request.meta[WIRE_META_KEY]`` for the WARC recorder.
+puts all of that into ``request.meta[WIRE_META_KEY]`` for the WARC recorder, with both
+heads' bytes as they went over the wire.
 
 What it does besides the exchange itself:
 
-- connections are kept per origin (up to CONCURRENT_REQUESTS_PER_DOMAIN idle ones each,
-  EVIDENCE_CONNECTION_POOLS origins, the least recently used dropped first);
+- connections are kept per origin and local address (up to CONCURRENT_REQUESTS_PER_DOMAIN
+  idle ones each, EVIDENCE_CONNECTION_POOLS origins, the least recently used dropped first);
 - without a proxy, every connection goes to an address checked by the address guard;
+- a connection leaves from DOWNLOAD_BIND_ADDRESS, or the request's ``bindaddress`` meta
+  (the address only: a fixed local port would allow one connection at a time);
 - EVIDENCE_DOWNLOAD_DEADLINE bounds the whole exchange, DOWNLOAD_TIMEOUT each wait;
 - large bodies are read a few at a time (EVIDENCE_LARGE_BODY_*);
 - a body cut short by the server (early close, reset, broken framing) is handed on with
@@ -41,6 +44,7 @@ from scrapy.exceptions import (
     DownloadTimeoutError,
     NotSupported,
     ResponseDataLossError,
+    UnsupportedURLSchemeError,
 )
 from scrapy.http import Headers
 from scrapy.utils._download_handlers import (
@@ -79,6 +83,12 @@ class Wire:
     method: str
     target: bytes
     request_headers: list[tuple[bytes, bytes]]
+    #: the response's head as received, status line to blank line (interim 1xx ones left out)
+    response_head: bytes
+    #: the request's head as sent, less a Proxy-Authorization line (credentials are not archived)
+    request_head: bytes
+    #: response header lines that were skipped as no header (see ``http1.parse_head``)
+    malformed_headers: tuple[bytes, ...] = ()
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -93,8 +103,8 @@ _WATCHDOG_EVERY = 1.0
 # Scrapy's own default when a request carries no download_timeout.
 _DEFAULT_TIMEOUT = 10.0
 
-#: scheme, host, port and proxy URL of a connection pool
-Origin = tuple[str, str, int, str | None]
+#: scheme, host, port, proxy URL and local address of a connection pool
+Origin = tuple[str, str, int, str | None, str | None]
 
 
 class RawHttpDownloadHandler(BaseDownloadHandler):
@@ -134,8 +144,20 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         self._ssl_context = _make_ssl_context(settings)
         self._ssl_context.set_alpn_protocols(["http/1.1"])
         self._proxy_ssl_context: ssl.SSLContext | None = None
-        bind = normalize_bind_address(settings.get("DOWNLOAD_BIND_ADDRESS"))
-        self._local_addr = (bind[0], 0) if bind is not None else None
+        self._bind_host = self._bind_host_of(settings.get("DOWNLOAD_BIND_ADDRESS"), "DOWNLOAD_BIND_ADDRESS")
+
+    def _bind_host_of(self, value: str | tuple[str, int] | None, source: str) -> str | None:
+        bind = normalize_bind_address(value)
+        if bind is None:
+            return None
+        host, port = bind
+        if port:
+            logger.warning(
+                "%s specifies a port (%s), but %s binds only to an address (a fixed local port allows one "
+                "connection at a time). Ignoring the port and binding only to %r.",
+                source, port, type(self).__name__, host,
+            )
+        return host
 
     async def download_request(self, request: Request) -> Response:
         # A body the recorder cuts below the large size is never large; a soft-404 probe
@@ -193,13 +215,19 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         timeout = float(request.meta.get("download_timeout", _DEFAULT_TIMEOUT))
         parts = urlsplit(request.url)
         scheme = parts.scheme
+        if scheme not in _DEFAULT_PORTS:
+            raise UnsupportedURLSchemeError(f"{type(self).__name__} fetches http and https only, not {request.url}")
         try:
             port = parts.port or _DEFAULT_PORTS[scheme]
-        except (ValueError, KeyError) as exc:
+        except ValueError as exc:
             raise DownloadFailedError(f"cannot fetch {request.url}: {exc}") from exc
         proxy = request.meta.get("proxy")
-        origin: Origin = (scheme, parts.hostname or "", port, add_http_if_no_scheme(proxy) if proxy else None)
-        data, wire_headers, target = _request_bytes(request, parts, origin)
+        bind = request.meta.get("bindaddress")
+        origin: Origin = (
+            scheme, parts.hostname or "", port, add_http_if_no_scheme(proxy) if proxy else None,
+            self._bind_host if bind is None else self._bind_host_of(bind, "The 'bindaddress' request meta key"),
+        )
+        data, wire_headers, target, sent_head = _request_bytes(request, parts, origin)
         start = time.monotonic()
         while True:
             connection = self._take(origin)
@@ -235,6 +263,9 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
             method=request.method,
             target=target,
             request_headers=wire_headers,
+            response_head=head.raw,
+            request_head=sent_head,
+            malformed_headers=head.malformed,
         )
         try:
             return await self._read_response(request, origin, connection, head, timeout, held)
@@ -395,7 +426,8 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
             self._sweeper = loop.call_later(_IDLE_EXPIRY, self._sweep)
 
     async def _connect(self, origin: Origin, request: Request, timeout: float) -> Connection:
-        scheme, host, port, proxy = origin
+        scheme, host, port, proxy, bind_host = origin
+        local_addr = (bind_host, 0) if bind_host is not None else None
         loop = asyncio.get_running_loop()
         connection = Connection()
         tls = self._ssl_context if scheme == "https" else None
@@ -408,10 +440,10 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
                     address = host if self._allow_private else await public_address(host, port)
                     await loop.create_connection(
                         lambda: connection, address, port, ssl=tls,
-                        server_hostname=host if tls is not None else None, local_addr=self._local_addr,
+                        server_hostname=host if tls is not None else None, local_addr=local_addr,
                     )
                 else:
-                    await self._connect_proxy(connection, proxy, origin, request, timeout)
+                    await self._connect_proxy(connection, proxy, origin, request, timeout, local_addr)
         except TimeoutError as exc:
             connection.close()
             raise _timeout(request, timeout) from exc
@@ -436,9 +468,10 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         return connection
 
     async def _connect_proxy(
-        self, connection: Connection, proxy: str, origin: Origin, request: Request, timeout: float
+        self, connection: Connection, proxy: str, origin: Origin, request: Request, timeout: float,
+        local_addr: tuple[str, int] | None,
     ) -> None:
-        scheme, host, port, _ = origin
+        scheme, host, port, _, _ = origin
         loop = asyncio.get_running_loop()
         parts = urlsplit(proxy)
         if parts.scheme not in _DEFAULT_PORTS:
@@ -450,7 +483,7 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
             proxy_tls = self._proxy_ssl_context
         await loop.create_connection(
             lambda: connection, parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme],
-            ssl=proxy_tls, local_addr=self._local_addr,
+            ssl=proxy_tls, local_addr=local_addr,
         )
         if scheme != "https":
             return
@@ -495,14 +528,17 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         self._idle.clear()
 
 
-def _request_bytes(request: Request, parts: SplitResult, origin: Origin) -> tuple[bytes, list[tuple[bytes, bytes]], bytes]:
-    """The request's bytes, its headers as recorded and its target (path and query).
+def _request_bytes(
+    request: Request, parts: SplitResult, origin: Origin
+) -> tuple[bytes, list[tuple[bytes, bytes]], bytes, bytes]:
+    """The request's bytes, its headers as recorded, its target (path and query) and its
+    head as recorded (as sent, less Proxy-Authorization).
 
     Scrapy's request headers go as they are (the default-headers, user-agent and
     conditional-request middlewares set them), after Host. Proxy-Authorization is for
     the proxy only: sent to it with a plain http request, never recorded.
     """
-    scheme, _, port, proxy = origin
+    scheme, _, port, proxy, _ = origin
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     target_bytes = target.encode("utf-8")
     line_target = target_bytes
@@ -531,12 +567,13 @@ def _request_bytes(request: Request, parts: SplitResult, origin: Origin) -> tupl
         if b"\n" in value or b"\r" in value or b"\n" in name or b"\r" in name:
             raise DownloadFailedError(f"{request.url}: a line break in header {name!r} would split the request")
         out += (name, b": ", value, b"\r\n")
-    if proxy_auth is not None and proxy is not None and scheme == "http":
-        out += (b"Proxy-Authorization: ", proxy_auth, b"\r\n")
     out.append(b"\r\n")
-    if body:
-        out.append(body)
-    return b"".join(out), recorded, target_bytes
+    recorded_head = b"".join(out)
+    if proxy_auth is not None and proxy is not None and scheme == "http":
+        # Last, so that the recorded head is the sent one with this line left out.
+        sent = [recorded_head[:-2], b"Proxy-Authorization: ", proxy_auth, b"\r\n\r\n", body]
+        return b"".join(sent), recorded, target_bytes, recorded_head
+    return recorded_head + body if body else recorded_head, recorded, target_bytes, recorded_head
 
 
 class _Body:

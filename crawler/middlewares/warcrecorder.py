@@ -73,6 +73,9 @@ class Hop:
     last_modified: str | None = None
     #: the TLS certificate the server presented (https only)
     certificate: Certificate | None = None
+    #: what the exchange itself showed (``malformed_header``: a header line that is no
+    #: header was skipped; it is in the archived head as received)
+    signals: tuple[str, ...] = ()
 
 
 class WarcRecorderMiddleware:
@@ -210,6 +213,7 @@ class WarcRecorderMiddleware:
             certificate=_certificate(response),
             etag=_header_str(headers.get(b"ETag")) or original.etag,
             last_modified=_header_str(headers.get(b"Last-Modified")) or original.last_modified,
+            signals=("malformed_header",) if wire is not None and wire.malformed_headers else (),
         )
         request.meta[HOPS_META_KEY] = [*request.meta.get(HOPS_META_KEY, []), hop]
         logger.debug("archived %s %s at %s:%d", response.status, response.url, response_at.filename, response_at.offset)
@@ -258,11 +262,9 @@ def _header_str(value: bytes | None) -> str | None:
 def _heads(request: Request, response: Response, wire: Wire | None) -> tuple[bytes, bytes, bool]:
     """HTTP heads of both sides, ending with the blank line; True if reconstructed."""
     if wire is not None:
-        response_lines = [f"{wire.http_version} {response.status} ".encode("ascii") + wire.reason]
-        response_lines += [name + b": " + value for name, value in wire.response_headers]
-        request_lines = [f"{wire.method} ".encode("ascii") + wire.target + f" {wire.http_version}".encode("ascii")]
-        request_lines += [name + b": " + value for name, value in wire.request_headers]
-        return _join(response_lines), _join(request_lines), False
+        # As they went over the wire, byte for byte: line ends, folding, spacing, case,
+        # lines that are no header, the request line's own HTTP version.
+        return wire.response_head, wire.request_head, False
 
     # Another download handler is configured: rebuild from what Scrapy kept, and say so.
     protocol = response.protocol or "HTTP/1.1"

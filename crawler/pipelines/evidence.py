@@ -260,6 +260,7 @@ class EvidencePipeline:
 
         if last is not None and last.certificate is not None:
             capture.signals = [*capture.signals, *(f"tls_{p}" for p in last.certificate.problems)]
+        capture.signals = [*capture.signals, *sorted({signal for hop in item.hops for signal in hop.signals})]
         if page is not None and not capture.truncated and page.coding == "cut":
             capture.truncated = "encoding"
             capture.signals = [*capture.signals, "content_coding_cut"]
