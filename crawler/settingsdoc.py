@@ -64,6 +64,7 @@ def parse(source: str) -> list[Section]:
         header_at[line] = Section(match.group(1))
     assignments = [node for node in module.body if isinstance(node, ast.Assign | ast.AnnAssign)]
     claimed: set[int] = set()
+    doc_of: dict[int, list[int]] = {}
     for node in assignments:
         line = node.lineno - 1
         block: list[int] = []
@@ -74,7 +75,7 @@ def parse(source: str) -> list[Section]:
         # A ``#:`` block is the setting's doc; plain comments right above it (a note on
         # the group) stay out when there is one.
         marked = [n for n in block if comments[n].startswith("#:")]
-        node.doc_lines = marked or block  # type: ignore[attr-defined]
+        doc_of[node.lineno] = marked or block
     current = sections[0]
     events = sorted([(line, "header") for line in headers] + [(node.lineno, "assign") for node in assignments])
     by_line = {node.lineno: node for node in assignments}
@@ -92,7 +93,7 @@ def parse(source: str) -> list[Section]:
         if not isinstance(target, ast.Name):
             continue
         value = ast.get_source_segment(source, node.value) if node.value is not None else ""
-        doc = [_strip(comments[n]) for n in node.doc_lines]  # type: ignore[attr-defined]
+        doc = [_strip(comments[n]) for n in doc_of[line]]
         current.settings.append(Setting(target.id, value or "", doc))
     return [section for section in sections if section.settings]
 
