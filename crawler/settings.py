@@ -128,7 +128,9 @@ EVIDENCE_NOTIFY_TIMEOUT = 30
 
 # --- Scrapy, set for checking citations on government sites -----------------------
 
+#: Scrapy's name for the project, in its log lines.
 BOT_NAME = "evidence"
+#: Where Scrapy finds the citations spider.
 SPIDER_MODULES = ["crawler.spiders"]
 #: Identifies the tool; ``--user-agent`` / ``EVIDENCE_USER_AGENT`` adds a contact.
 USER_AGENT = f"evidence/{__version__} (citation evidence archiver)"
@@ -148,19 +150,29 @@ CONCURRENT_REQUESTS = 64
 DOWNLOADER = "crawler.downloader.TransferBoundDownloader"
 # By priority, then first in, first out (crawler/scheduler.py).
 SCHEDULER = "crawler.scheduler.CitationScheduler"
+#: Requests in flight to one host (Scrapy's download slot: the host name, any port).
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
+#: Adapt each host's delay to its latency (crawler/extensions/throttle.py, which also counts a 304 as a healthy answer).
 AUTOTHROTTLE_ENABLED = True
+#: Seconds between requests to a host until its first healthy answer (200 or 304), whose latency then sets the delay.
 AUTOTHROTTLE_START_DELAY = 1.0
+#: The longest delay a slow host is given, in seconds.
 AUTOTHROTTLE_MAX_DELAY = 30.0
+#: Requests AutoThrottle aims to keep in flight per host.
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+#: Seconds each read may take (``--timeout``); EVIDENCE_DOWNLOAD_DEADLINE bounds a whole download.
 DOWNLOAD_TIMEOUT = 30
 
+#: Retry timeouts, connection errors and the codes below; every attempt is archived.
 RETRY_ENABLED = True
+#: Retries after the first attempt.
 RETRY_TIMES = 2
 # 5xx and timeouts; access refusals (403, 429) are answers, recorded as they are.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 
+#: Follow redirects (every hop is archived); a redirect to a non-HTTP scheme is archived, not followed.
 REDIRECT_ENABLED = True
+#: Hops followed before the URL counts as ``redirect_loop``.
 REDIRECT_MAX_TIMES = 10
 # A meta refresh is part of the page as cited; following it would hide the page.
 METAREFRESH_ENABLED = False
@@ -183,16 +195,19 @@ DOWNLOAD_HANDLERS = {
 # The recorder caps bodies itself (keeping the first bytes); Scrapy's own limit would
 # drop the whole response instead.
 DOWNLOAD_MAXSIZE = 0
+#: ... and no warning at a size either.
 DOWNLOAD_WARNSIZE = 0
 # A body cut short by the server reaches the recorder flagged, to be archived as such.
 DOWNLOAD_FAIL_ON_DATALOSS = False
 
+#: Headers of every request, as a browser would send them.
 DEFAULT_REQUEST_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     # gzip and deflate only: brotli and zstd bodies are not replayable by every WARC tool.
     "Accept-Encoding": "gzip, deflate",
 }
 
+#: The recorder, and the Scrapy middlewares switched off or replaced (each line says why).
 DOWNLOADER_MIDDLEWARES = {
     # Above HttpCache (900) and below the download handler: process_response here runs
     # before Redirect (600), Retry (550) and any decoding, so every hop and attempt is
@@ -220,6 +235,7 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
+#: Judges each capture and commits it, in batches (crawler/pipelines/evidence.py).
 ITEM_PIPELINES = {"crawler.pipelines.evidence.EvidencePipeline": 300}
 # Scrapy's own extensions, minus those a citation crawl has no use for. The list replaces
 # Scrapy's EXTENSIONS_BASE because Scrapy imports every extension named there, even one
@@ -233,6 +249,7 @@ EXTENSIONS_BASE = {
     "scrapy.extensions.closespider.CloseSpider": 0,
     "scrapy.extensions.logstats.LogStats": 0,
 }
+#: Progress on a terminal, and AutoThrottle replaced.
 EXTENSIONS = {
     "crawler.extensions.progress.Progress": 500,
     # In place of Scrapy's AutoThrottle, same order (see crawler/extensions/throttle.py).
@@ -252,9 +269,13 @@ DOWNLOADER_STATS = False
 
 # No way into a running crawl from outside.
 TELNETCONSOLE_ENABLED = False
+#: Scrapy's remote control is off too.
 REMOTE_CONTROL_ENABLED = False
+#: Only warnings and errors on stderr; ``-v`` / ``-vv`` lower it.
 LOG_LEVEL = "WARNING"
+#: One line per message: level, logger, message.
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # Items carry every archived hop; logging each one at DEBUG would drown the log.
 LOG_FORMATTER = "crawler.logformatter.QuietLogFormatter"
+#: Scrapy on asyncio: the HTTP client (crawler/handlers/http1.py) is asyncio code.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -1,4 +1,4 @@
-"""Under cron: the README's crontab, run as cron runs it; silence without news; progress only
+"""Under cron: the crontab of docs/cron.md, run as cron runs it; silence without news; progress only
 on a terminal; newly unreachable URLs reported without failing the run."""
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ pytestmark = __import__("pytest").mark.filterwarnings("ignore:Requiring AUTH whi
 
 
 def readme_crontab() -> tuple[dict[str, str], str]:
-    """The environment lines and the command of the README's crontab."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    """The environment lines and the command of the crontab in docs/cron.md."""
+    readme = (ROOT / "docs" / "cron.md").read_text(encoding="utf-8")
     block = re.search(r"```crontab\n(.*?)```", readme, re.DOTALL)
-    assert block, "the README has a ```crontab block"
+    assert block, "docs/cron.md has a ```crontab block"
     env: dict[str, str] = {}
     command = ""
     for line in block.group(1).splitlines():
