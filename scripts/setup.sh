@@ -45,6 +45,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -e '.[test]'
+# Scrapy's own download-handler tests, from its sdist, run against the project's handler.
+.venv/bin/python tests/scrapy_suite/fetch.py
 
 if [ ! -x .tools/bin/wayback ] || [ ! -x .tools/bin/wacz ]; then
     python3 -m venv .tools
