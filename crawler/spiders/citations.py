@@ -226,6 +226,11 @@ class CitationSpider(scrapy.Spider):
             # errors would hold it at AUTOTHROTTLE_START_DELAY, and the pages awaiting it.
             EXPECTED_STATUSES_META_KEY: PROBE_EXPECTED_STATUSES,
         }
+        return await self._download(url, meta)
+
+    async def _download(self, url: str, meta: dict[str, Any]) -> Fetched:
+        """One request outside the crawl's queue (a probe, a second fetch), archived by the
+        recorder like every other; a failure is an answer too, kept as its error kind."""
         request = scrapy.Request(url, dont_filter=True, meta=meta)
         assert self.crawler.engine is not None
         try:
@@ -243,7 +248,6 @@ class CitationSpider(scrapy.Spider):
             content_encoding=_header(response, b"Content-Encoding"),
         )
 
-
     async def fetch_again(self, url: str) -> Fetched:
         """The cited URL once more, seconds after its capture: what differs between the
         two answers is per-request noise (crawler/verdicts/fingerprint.py, ``Noise``).
@@ -252,23 +256,7 @@ class CitationSpider(scrapy.Spider):
         request; a cookie jar of its own and no validators, as a fresh visitor. The
         exchange is archived by the recorder like every other.
         """
-        meta: dict[str, Any] = {"dont_retry": True, "cookiejar": f"again {url}"}
-        request = scrapy.Request(url, dont_filter=True, meta=meta)
-        assert self.crawler.engine is not None
-        try:
-            response = await self.crawler.engine.download_async(request)
-        except Exception as exc:  # noqa: BLE001 - a failed second fetch teaches nothing, and says so
-            return Fetched(url=url, checked_at=_checked_at(request.meta), hops=request.meta.get(HOPS_META_KEY, []),
-                           error_kind=classify(exc))
-        finally:
-            self._forget_cookies(meta)
-        return Fetched(
-            url=url,
-            checked_at=_checked_at(response.meta),
-            hops=response.meta.get(HOPS_META_KEY, []),
-            body=response.body,
-            content_encoding=_header(response, b"Content-Encoding"),
-        )
+        return await self._download(url, {"dont_retry": True, "cookiejar": f"again {url}"})
 
 
 def by_host_in_turn(urls: Iterable[str]) -> list[str]:
