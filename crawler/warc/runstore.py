@@ -38,9 +38,10 @@ def store_for(crawler: Crawler) -> WarcStore:
                 ("robots", "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore"),
                 (
                     "description",
-                    "HTTP heads are re-assembled from the client's parsed status line and "
-                    "header list (received order and case); bodies are stored as received "
-                    "with transfer coding removed and content coding kept.",
+                    "HTTP heads are stored byte for byte as the client sent and received "
+                    "them (a record rebuilt from another download handler's parsed head says "
+                    "so in WARC-Evidence-Reconstructed); bodies are stored as received with "
+                    "transfer coding removed and content coding kept.",
                 ),
             ],
             on_close=_queue(crawler),
