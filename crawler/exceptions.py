@@ -44,3 +44,8 @@ class RunFailed(EvidenceError):
 
 class FrontierError(EvidenceError):
     """The shared frontier (Redis) cannot be reached or does not hold the run asked for."""
+
+
+class ScrapyIncompatible(EvidenceError):
+    """The installed Scrapy no longer has a private name evidence relies on
+    (crawler/scrapycompat.py): an upgrade that needs the compatibility layer revised."""

@@ -31,6 +31,7 @@ from crawler.runs import (
     recover,
     start_run,
 )
+from crawler.scrapycompat import offline_public_suffixes
 from crawler.spiders.citations import CitationSpider
 from crawler.warc.runstore import FATAL_STAT
 
@@ -163,18 +164,5 @@ def _fixed_mmap_threshold() -> None:
 
 
 _M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
-
-
-def offline_public_suffixes() -> None:
-    """Keep Scrapy's cookie middleware from downloading the Public Suffix List.
-
-    Its module-level ``TLDExtract()`` fetches the list from the Internet on first use:
-    a request to a third party that no cited page asked for. tldextract's bundled
-    snapshot is used instead.
-    """
-    from scrapy.downloadermiddlewares import cookies
-    from tldextract import TLDExtract
-
-    cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)
 
 

@@ -241,7 +241,9 @@ ITEM_PIPELINES = {"crawler.pipelines.evidence.EvidencePipeline": 300}
 # Scrapy's EXTENSIONS_BASE because Scrapy imports every extension named there, even one
 # set to None: the remote control alone imports aiohttp's web server (10 MB, 72 ms). Gone
 # are the telnet console and the remote control (no way into a running crawl from
-# outside), feed exports, job-state persistence and the memory debugger.
+# outside), feed exports, job-state persistence and the memory debugger. Each removal is
+# listed in crawler/scrapycompat.py (EXTENSIONS_REMOVED); tests/test_scrapy_compat.py
+# fails when Scrapy's own list changes.
 EXTENSIONS_BASE = {
     "scrapy.extensions.corestats.CoreStats": 0,
     "scrapy.extensions.logcount.LogCount": 0,

@@ -18,6 +18,11 @@ A request may name other statuses it expects (``EXPECTED_STATUSES_META_KEY``): t
 probe asks for a page that does not exist, so its 404 is the server's healthy answer. Taken
 as an error, it never lowered the probes' slot from the start delay: with 100 ms answers
 a host's probes went one a second, and the pages waiting for them with them.
+
+Kept: AutoThrottle's ``_response_downloaded`` and ``_adjust_delay`` are private, so the
+methods below are installed in their place by crawler/scrapycompat.py, which checks that
+Scrapy still has them. The upstream proposal (docs/upstream.md) would make both public
+settings instead.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import TYPE_CHECKING, cast
 
 from scrapy.extensions.throttle import AutoThrottle
 
+from crawler import scrapycompat
 from crawler.downloader import TransferBoundDownloader
 
 if TYPE_CHECKING:
@@ -59,25 +65,34 @@ class NotModifiedAwareAutoThrottle(AutoThrottle):
         # calls from _response_downloaded without the request.
         self._expected: Collection[int] = ()
 
-    def _response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
-        key, slot = self._get_slot(request, spider)
+    def measure_first_answer(self, response: Response, request: Request, spider: Spider) -> None:
+        """AutoThrottle's ``_response_downloaded``, installed in its place below."""
+        key, slot = scrapycompat.throttle_slot(self, request, spider)
         if slot is None or key is None:
             return
-        before = slot.delay
+        before = scrapycompat.slot_delay(slot)
         self._expected = request.meta.get(EXPECTED_STATUSES_META_KEY, ())
         if key not in self._measured and (response.status in (200, 304) or response.status in self._expected) \
                 and request.meta.get("download_latency") is not None \
                 and not request.meta.get("autothrottle_dont_adjust_delay", False):
             self._measured.add(key)
             # Forget the guess: averaging from the minimum lands on the measured pace.
-            slot.delay = self.mindelay
+            scrapycompat.set_slot_delay(slot, scrapycompat.throttle_min_delay(self))
         try:
-            super()._response_downloaded(response, request, spider)
+            scrapycompat.THROTTLE_RESPONSE_DOWNLOADED.call_super(NotModifiedAwareAutoThrottle, self, response, request, spider)
         finally:
             self._expected = ()
-        if slot.delay < before and isinstance(self.crawler.engine.downloader, TransferBoundDownloader):
-            self.crawler.engine.downloader.hurry(slot)
+        downloader = scrapycompat.engine_downloader(self.crawler)
+        if scrapycompat.slot_delay(slot) < before and isinstance(downloader, TransferBoundDownloader):
+            downloader.hurry(slot)
 
-    def _adjust_delay(self, slot: Slot, latency: float, response: Response) -> None:
+    def healthy_as_200(self, slot: Slot, latency: float, response: Response) -> None:
+        """AutoThrottle's ``_adjust_delay`` (its delay policy), installed in its place below."""
         healthy = response.status == 304 or response.status in self._expected
-        super()._adjust_delay(slot, latency, cast("Response", _OK) if healthy else response)
+        scrapycompat.THROTTLE_ADJUST_DELAY.call_super(
+            NotModifiedAwareAutoThrottle, self, slot, latency, cast("Response", _OK) if healthy else response
+        )
+
+
+scrapycompat.THROTTLE_RESPONSE_DOWNLOADED.override(NotModifiedAwareAutoThrottle, NotModifiedAwareAutoThrottle.measure_first_answer)
+scrapycompat.THROTTLE_ADJUST_DELAY.override(NotModifiedAwareAutoThrottle, NotModifiedAwareAutoThrottle.healthy_as_200)

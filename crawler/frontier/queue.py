@@ -12,6 +12,7 @@ from typing import Any
 from scrapy import Request
 from scrapy_redis.queue import FifoQueue
 
+from crawler import scrapycompat
 from crawler.frontier.state import RunFrontier
 from crawler.spiders.citations import TARGET_META_KEY
 
@@ -23,13 +24,19 @@ class LeasedQueue(FifoQueue):  # type: ignore[misc]
         self.frontier = RunFrontier(server, settings.getint("EVIDENCE_RUN_ID"))
         self.worker = settings.get("EVIDENCE_FRONTIER_WORKER_ID")
 
-    def _encode_request(self, request: Request) -> bytes:
+    def encode_url(self, request: Request) -> bytes:
+        """scrapy-redis's ``_encode_request``, installed in its place below."""
         return str(request.meta.get(TARGET_META_KEY, request.url)).encode("utf-8")
 
-    def _decode_request(self, encoded_request: bytes) -> Request:
+    def decode_url(self, encoded_request: bytes) -> Request:
+        """scrapy-redis's ``_decode_request``, installed in its place below."""
         request: Request = self.spider.request_for(encoded_request.decode("utf-8"))
         return request
 
     def pop(self, timeout: int = 0) -> Request | None:
         url = self.frontier.lease(self.worker)
-        return None if url is None else self._decode_request(url.encode("utf-8"))
+        return None if url is None else self.decode_url(url.encode("utf-8"))
+
+
+scrapycompat.QUEUE_ENCODE_REQUEST.override(LeasedQueue, LeasedQueue.encode_url)
+scrapycompat.QUEUE_DECODE_REQUEST.override(LeasedQueue, LeasedQueue.decode_url)

@@ -19,6 +19,7 @@ from scrapy.dupefilters import BaseDupeFilter
 from scrapy.utils.misc import load_object
 from scrapy_redis.scheduler import Scheduler
 
+from crawler import scrapycompat
 from crawler.frontier.state import RunFrontier, connect
 
 if TYPE_CHECKING:
@@ -82,8 +83,9 @@ class FrontierScheduler(Scheduler):  # type: ignore[misc]
     def _busy(self) -> bool:
         """Whether this worker already holds as many URLs as it may: Scrapy would take a
         whole CONCURRENT_REQUESTS of them at once and leave the other workers idle."""
-        engine = self.crawler.engine if self.crawler is not None else None
-        return bool(self.prefetch) and engine is not None and len(engine.downloader.active) >= self.prefetch
+        downloader = scrapycompat.engine_downloader(self.crawler) if self.crawler is not None else None
+        return bool(self.prefetch) and downloader is not None \
+            and len(scrapycompat.downloader_active(downloader)) >= self.prefetch
 
     def has_pending_requests(self) -> bool:
         # A stopped run's queue is not pending work: the worker may go idle and leave.

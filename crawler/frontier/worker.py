@@ -177,7 +177,8 @@ def run_worker(
     wait: float | None = None,
 ) -> WorkerResult:
     # What a worker starts with is what a local crawl starts with.
-    from crawler.runner import offline_public_suffixes, tune_logging_on_start
+    from crawler.runner import tune_logging_on_start
+    from crawler.scrapycompat import offline_public_suffixes
     from crawler.runs import build_settings, close_dead_files, known_digests, originals
 
     client = connect(frontier_url)

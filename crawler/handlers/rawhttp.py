@@ -47,19 +47,21 @@ from scrapy.exceptions import (
     UnsupportedURLSchemeError,
 )
 from scrapy.http import Headers
-from scrapy.utils._download_handlers import (
-    check_stop_download,
-    get_dataloss_msg,
-    get_maxsize_msg,
-    get_warnsize_msg,
-    make_response,
-    normalize_bind_address,
-)
-from scrapy.utils.ssl import _log_sslobj_debug_info, _make_insecure_ssl_ctx, _make_ssl_context
 from scrapy.utils.url import add_http_if_no_scheme
 
 from crawler.handlers.addressguard import BlockedAddressError, public_address
 from crawler.handlers.http1 import Connection, ConnectionClosed, Framing, Head, ProtocolError, ReadTimeout, framing
+from crawler.scrapycompat import (
+    check_stop_download,
+    get_dataloss_msg,
+    get_maxsize_msg,
+    get_warnsize_msg,
+    log_sslobj_debug_info,
+    make_insecure_ssl_context,
+    make_response,
+    make_ssl_context,
+    normalize_bind_address,
+)
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -141,7 +143,7 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         self._tls_verbose_logging = settings.getbool("DOWNLOADER_CLIENT_TLS_VERBOSE_LOGGING")
         # Scrapy's context: DOWNLOAD_VERIFY_CERTIFICATES, DOWNLOADER_CLIENT_TLS_METHOD and
         # _CIPHERS apply as they did with the httpx handler. Only HTTP/1.1 is spoken.
-        self._ssl_context = _make_ssl_context(settings)
+        self._ssl_context = make_ssl_context(settings)
         self._ssl_context.set_alpn_protocols(["http/1.1"])
         self._proxy_ssl_context: ssl.SSLContext | None = None
         self._bind_host = self._bind_host_of(settings.get("DOWNLOAD_BIND_ADDRESS"), "DOWNLOAD_BIND_ADDRESS")
@@ -307,7 +309,7 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         if self._tls_verbose_logging and connection.transport is not None:
             ssl_object = connection.transport.get_extra_info("ssl_object")
             if isinstance(ssl_object, ssl.SSLObject):
-                _log_sslobj_debug_info(ssl_object)
+                log_sslobj_debug_info(ssl_object)
         crawler = self.crawler
         if stop := check_stop_download(
             signals.headers_received, crawler, request, headers=headers, body_length=expected
@@ -479,7 +481,7 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         proxy_tls = None
         if parts.scheme == "https":
             if self._proxy_ssl_context is None:
-                self._proxy_ssl_context = _make_insecure_ssl_ctx()
+                self._proxy_ssl_context = make_insecure_ssl_context()
             proxy_tls = self._proxy_ssl_context
         await loop.create_connection(
             lambda: connection, parts.hostname or "", parts.port or _DEFAULT_PORTS[parts.scheme],

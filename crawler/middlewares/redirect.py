@@ -6,6 +6,9 @@ has none either. Scrapy's middleware asks Scrapy's Referer spider middleware wha
 send on each hop, and warns when that middleware is off; the spider middleware in turn
 wraps every callback's output and looks at every scheduled request (4% of a crawl's
 CPU). With this one in its place the Referer middleware is switched off.
+
+Kept for that 4%: Scrapy's ``_engine_started`` is private, so the no-op is installed by
+crawler/scrapycompat.py, which checks the name still exists.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from scrapy.downloadermiddlewares.redirect import RedirectMiddleware as ScrapyRedirectMiddleware
+
+from crawler import scrapycompat
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -23,6 +28,9 @@ class RedirectMiddleware(ScrapyRedirectMiddleware):
     def handle_referer(self, request: Request, response: Response) -> None:
         request.headers.pop("Referer", None)
 
-    def _engine_started(self) -> None:
-        # Scrapy looks up its Referer middleware here, and warns that it is missing.
-        pass
+    def skip_referer_lookup(self) -> None:
+        """Scrapy's ``_engine_started``, installed in its place below: Scrapy looks up its
+        Referer middleware there, and warns that it is missing."""
+
+
+scrapycompat.REDIRECT_ENGINE_STARTED.override(RedirectMiddleware, RedirectMiddleware.skip_referer_lookup)
