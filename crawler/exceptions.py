@@ -44,3 +44,7 @@ class RunFailed(EvidenceError):
 
 class FrontierError(EvidenceError):
     """The shared frontier (Redis) cannot be reached or does not hold the run asked for."""
+
+
+class MementoError(EvidenceError):
+    """A web archive was named in a form the Memento lookups cannot use."""
