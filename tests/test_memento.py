@@ -374,9 +374,11 @@ class _PagedTimeMap(BaseHTTPRequestHandler):
         else:
             answer = requests.get(self.pywb + self.path, allow_redirects=False, timeout=10)
             self.send_response(answer.status_code)
+            front = f"http://127.0.0.1:{self.server.server_address[1]}"
             for name, value in answer.headers.items():
                 if name.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
-                    self.send_header(name.replace(self.pywb, ""), value)
+                    # pywb names its own URLs (Content-Location, Link): the front's, as a real archive would.
+                    self.send_header(name, value.replace(self.pywb, front))
             body = answer.content
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
