@@ -49,3 +49,7 @@ class FrontierError(EvidenceError):
 class ScrapyIncompatible(EvidenceError):
     """The installed Scrapy no longer has a private name evidence relies on
     (crawler/scrapycompat.py): an upgrade that needs the compatibility layer revised."""
+
+
+class MementoError(EvidenceError):
+    """A web archive was named in a form the Memento lookups cannot use."""

@@ -82,6 +82,13 @@ EVIDENCE_PROGRESS_INTERVAL = 1.0
 #: processes. Refused with ``--frontier``, where more workers are the way to scale.
 EVIDENCE_PROCESSES = 1
 
+#: Web archives asked for each cited URL's page as it was on the day it was cited:
+#: Wayback-style collection base URLs, in order, each asked only when the ones before it
+#: have no 200 memento near the cited date. The lookups (crawler/memento/) read Memento
+#: (RFC 7089) TimeMaps and raw ``id_`` mementos; the crawl does not run them yet. An empty
+#: list turns them off.
+EVIDENCE_ARCHIVES = ["https://web.archive.org/web/"]
+
 # --- several workers (``evidence crawl --frontier``, ``evidence worker``) -------------
 # Workers commit each capture on its own, whatever EVIDENCE_DB_BATCH_SIZE says: a URL is
 # marked done on the frontier only once its row is committed.
