@@ -122,7 +122,9 @@ def prepare_schema(engine: Engine, *, create: bool) -> None:
 
 # Columns that later revisions added to revision 0001's tables: a legacy database lacks
 # them until it is stamped 0001 and upgraded.
-_ADDED_AFTER_LEGACY = {"captures": {"basis", "boilerplate"}, "targets": {"noise"}}
+_ADDED_AFTER_LEGACY = {
+    "captures": {"basis", "boilerplate"}, "targets": {"noise"}, "citations": {"cited_at", "cited_at_source"},
+}
 
 
 def _adopt_legacy(connection: Connection, tables: set[str], engine: Engine) -> None:

@@ -83,7 +83,7 @@ def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
     elif entry.unreviewed:
         review = "**news, not reviewed**"
     times = [_time(entry.since), _time(entry.first), _time(entry.last)]
-    cells = [_escape(entry.footnote), _escape(entry.cited_label), f"`{_code(entry.url)}`", state, *times, copy, review]
+    cells = [_escape(entry.footnote), entry.cited_label, f"`{_code(entry.url)}`", state, *times, copy, review]
     return "| " + " | ".join(cells) + " |"
 
 
