@@ -353,15 +353,24 @@ def _summary_text(summary: Any) -> str:
 @_store_options
 @click.option("--dry-run", is_flag=True, help="Print what the documents cite; record nothing (no database is created).")
 @click.option("--json", "as_json", is_flag=True, help="Print the documents and their citations as JSON.")
-def import_(documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as_json: bool) -> None:
+@click.option(
+    "--cited-at", "given", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+    help="The day every citation of DOCUMENTS was made, over the access dates of their notes and the documents' dates.",
+)
+def import_(
+    documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as_json: bool, given: datetime | None
+) -> None:
     """Record the citations of DOCUMENTS (PDF, Word .docx, HTML, Markdown or plain text) without crawling.
 
     Prints one line per citation (footnote label, PDF page, URL), then a summary per document.
     """
     from crawler.citations import read_document
-    from crawler.documents import record_file
+    from crawler.documents import cited_at, record_file
+
+    day = given.date() if given else None
 
     def as_dict(document: Any, *, recorded: bool) -> dict[str, Any]:
+        dates = [cited_at(c, document.date, day) for c in document.citations]
         return {
             "source": document.source,
             "type": document.kind,
@@ -377,8 +386,10 @@ def import_(documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as
                     "visible": c.visible or None,
                     "context": c.context,
                     "line": c.line,
+                    "cited_at": when.isoformat() if when else None,
+                    "cited_at_source": source,
                 }
-                for c in document.citations
+                for c, (when, source) in zip(document.citations, dates, strict=True)
             ],
             "problems": [{"line": p.line, "page": p.page, "text": p.text, "reason": p.reason} for p in document.problems],
         }
@@ -391,7 +402,7 @@ def import_(documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as
     for path, document in zip(documents, parsed, strict=True):
         citations = document.citations
         if sessions is not None:
-            imported = record_file(sessions, document)
+            imported = record_file(sessions, document, day)
             distinct = len(imported.urls)
         else:
             distinct = len({c.normalized for c in citations})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import delete, insert, select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.citations import SEED_SOURCE, load_seed, normalize_url, read_document
 from crawler.citations.model import Document as ParsedDocument
+from crawler.citations.model import Citation as ParsedCitation
 from crawler.citations.model import Problem
 from crawler.models import Citation, Document, Target
 
@@ -30,6 +32,8 @@ class Imported:
     footnotes: int
     urls: list[str]
     problems: list[Problem]
+    #: per citation, in order: when it was cited and what says so (see ``cited_at``)
+    cited: list[tuple[date | None, str | None]]
 
 
 def document_key(source: str) -> str:
@@ -39,15 +43,37 @@ def document_key(source: str) -> str:
     return str(Path(source).expanduser().resolve())
 
 
-def import_path(sessions: sessionmaker[Session], path: str) -> Imported:
+NOTE = "note"
+DOCUMENT = "document"
+GIVEN = "given"
+
+
+def cited_at(cited: ParsedCitation, document_date: str, given: date | None = None) -> tuple[date | None, str | None]:
+    """When ``cited`` was cited, and what says so: the date ``given`` for the whole document
+    (``import --cited-at``), else the access date its note states, else the document's date
+    when that is a whole day (a month, "2018-11", does not say which day), else nothing."""
+    if given is not None:
+        return given, GIVEN
+    if cited.accessed:
+        return date.fromisoformat(cited.accessed), NOTE
+    if len(document_date) == 10:
+        try:
+            return date.fromisoformat(document_date), DOCUMENT
+        except ValueError:
+            pass
+    return None, None
+
+
+def import_path(sessions: sessionmaker[Session], path: str, given: date | None = None) -> Imported:
     """Read ``path`` and record its citations, replacing those of an earlier import."""
-    return record_file(sessions, read_document(path))
+    return record_file(sessions, read_document(path), given)
 
 
-def record_file(sessions: sessionmaker[Session], parsed: ParsedDocument) -> Imported:
-    """Record a document already read from the file ``parsed.source``."""
+def record_file(sessions: sessionmaker[Session], parsed: ParsedDocument, given: date | None = None) -> Imported:
+    """Record a document already read from the file ``parsed.source``; ``given`` is the
+    day all its citations were made, when the person importing it knows it."""
     digest = hashlib.sha256(Path(parsed.source).read_bytes()).hexdigest()
-    return record_document(sessions, parsed, document_key(parsed.source), digest)
+    return record_document(sessions, parsed, document_key(parsed.source), digest, given)
 
 
 def import_seed(sessions: sessionmaker[Session]) -> Imported:
@@ -56,7 +82,9 @@ def import_seed(sessions: sessionmaker[Session]) -> Imported:
     return record_document(sessions, parsed, SEED_SOURCE, digest)
 
 
-def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, name: str, digest: str) -> Imported:
+def record_document(
+    sessions: sessionmaker[Session], parsed: ParsedDocument, name: str, digest: str, given: date | None = None
+) -> Imported:
     with sessions() as session, session.begin():
         document = session.scalar(select(Document).where(Document.name == name))
         if document is None:
@@ -83,6 +111,7 @@ def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, nam
             ids = _target_ids(session, new)
             for url in new:
                 by_url[url] = ids[url]
+        dates = [cited_at(cited, parsed.date, given) for cited in parsed.citations]
         rows = [
             {
                 "document_id": document.id,
@@ -94,8 +123,10 @@ def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, nam
                 "context": cited.context,
                 "line": cited.line,
                 "page": cited.page,
+                "cited_at": day,
+                "cited_at_source": source,
             }
-            for position, (cited, url) in enumerate(zip(parsed.citations, chosen, strict=True))
+            for position, (cited, url, (day, source)) in enumerate(zip(parsed.citations, chosen, dates, strict=True))
         ]
         if rows:
             session.connection().execute(insert(_CITATIONS), rows)
@@ -107,6 +138,7 @@ def record_document(sessions: sessionmaker[Session], parsed: ParsedDocument, nam
         footnotes=len({c.footnote for c in parsed.citations}),
         urls=list(dict.fromkeys(chosen)),
         problems=list(parsed.problems),
+        cited=dates,
     )
 
 

@@ -32,7 +32,7 @@ LEGACY_REVISION = "0001"
 # The newest revision in crawler/migrations/versions (a test holds it to Alembic's own
 # answer). Knowing it lets the usual open, of a database already there, skip importing
 # Alembic, which costs every command 11 MB of memory and about 90 ms.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 # Any 64-bit number, the same in every evidence process: two workers opening a fresh
 # PostgreSQL database at once take turns instead of both creating the tables.
 MIGRATION_LOCK_KEY = 0x65766964656E6365  # "evidence"
@@ -122,7 +122,9 @@ def prepare_schema(engine: Engine, *, create: bool) -> None:
 
 # Columns that later revisions added to revision 0001's tables: a legacy database lacks
 # them until it is stamped 0001 and upgraded.
-_ADDED_AFTER_LEGACY = {"captures": {"basis", "boilerplate"}, "targets": {"noise"}}
+_ADDED_AFTER_LEGACY = {
+    "captures": {"basis", "boilerplate"}, "targets": {"noise"}, "citations": {"cited_at", "cited_at_source"},
+}
 
 
 def _adopt_legacy(connection: Connection, tables: set[str], engine: Engine) -> None:

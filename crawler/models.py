@@ -7,7 +7,7 @@ request and a response record), so an auditor can seek to each exchange directly
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -72,6 +72,11 @@ class Citation(Base):
     line: Mapped[int] = mapped_column(Integer)
     # 1-based page of a PDF document; None for formats without pages.
     page: Mapped[int | None] = mapped_column(Integer)
+    # The day the author consulted the URL, as far as known (crawler/citations/accessdates.py),
+    # and what said so: "note" (an access date in its note), "document" (the document's
+    # date), "given" (`evidence import --cited-at`); both None when nothing did.
+    cited_at: Mapped[date | None]
+    cited_at_source: Mapped[str | None] = mapped_column(String(16))
     document: Mapped[Document] = relationship(back_populates="citations")
     target: Mapped[Target] = relationship(back_populates="citations")
 

@@ -78,7 +78,10 @@ def test_a_database_from_before_migrations_is_adopted(tmp_path):
         session.add(Meta(key="schema_version", value="1"))
     engine.dispose()
     with sqlite3.connect(path) as connection:  # the columns later revisions added
-        for table, column in [("captures", "basis"), ("captures", "boilerplate"), ("targets", "noise")]:
+        for table, column in [
+            ("captures", "basis"), ("captures", "boilerplate"), ("targets", "noise"),
+            ("citations", "cited_at"), ("citations", "cited_at_source"),
+        ]:
             connection.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     sessions = open_database(str(path), create=False)
     # stamped 0001, then upgraded like any database at an older revision
@@ -156,3 +159,44 @@ def test_opening_a_database_at_head_and_crawling_a_list_imports_neither_alembic_
     )
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("server", ["sqlite", "postgresql"])
+def test_db_upgrade_brings_a_0002_database_to_cited_at_and_a_reimport_fills_it(tmp_path, request, server):
+    """A database written before citations had ``cited_at`` keeps its citations through
+    ``evidence db upgrade``, with no date, until its document is imported again."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from crawler.migrate import _config
+
+    if server == "postgresql":
+        url = request.getfixturevalue("postgres").create_database()
+    else:
+        url = str(tmp_path / "old.db")
+    workspace = Workspace(tmp_path, db_url=url)
+    engine = create_engine(database_url(url))
+    with engine.begin() as connection:
+        command.upgrade(_config(connection), "0002")
+    document = tmp_path / "informe.md"
+    document.write_text("Informe[^1].\n\n[^1]: http://127.0.0.1:9/a (consultado el 12 de marzo de 2017)\n", encoding="utf-8")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO documents (id, name, title, date, imported_at) VALUES (1, :name, '', '', :now)"),
+                           {"name": str(document), "now": "2020-01-01 00:00:00"})
+        connection.execute(text("INSERT INTO targets (id, url) VALUES (1, 'http://127.0.0.1:9/a')"))
+        connection.execute(text("INSERT INTO citations (document_id, target_id, position, footnote, url_as_written,"
+                                " normalized_url, context, line) VALUES (1, 1, 0, '1', 'http://127.0.0.1:9/a', '', '', 3)"))
+    assert current_revision(engine) == "0002"
+
+    upgraded = workspace.run("db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert current_revision(engine) == head_revision() == "0003"
+    assert schema_differences(engine) == []
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT footnote, cited_at, cited_at_source FROM citations")).all() == [("1", None, None)]
+
+    assert workspace.run("import", str(document)).returncode == 0
+    with engine.connect() as connection:
+        [(day, source)] = connection.execute(text("SELECT cited_at, cited_at_source FROM citations")).all()
+    assert (str(day), source) == ("2017-03-12", "note")
+    engine.dispose()

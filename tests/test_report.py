@@ -50,17 +50,17 @@ def test_html_report_rows_copies_and_diffs(crawled):
     assert counts == ["ok", "changed", "moved", "gone"]
     assert [c.text_content() for c in root.xpath("//section[@id='counts']//tr[2]/td")] == ["3", "2", "1", "2"]
 
-    rows = {r.xpath("td[2]")[0].text_content(): r for r in root.xpath("//section[@class='document']//tr[not(@class)][td]")}
+    rows = {r.xpath("td[3]")[0].text_content(): r for r in root.xpath("//section[@class='document']//tr[not(@class)][td]")}
     assert set(rows) == {site.url(p) for p in PAGES}
     nota = rows[site.url("/nota")]
-    assert nota.xpath("td[3]")[0].text_content() == "gone http_404"
-    assert nota.xpath("td[8]")[0].text_content().endswith(": <b>pedido</b> de aclaración"), "the note is shown as text"
-    assert "news, not reviewed" in rows[site.url("/avance")].xpath("td[8]")[0].text_content()
+    assert nota.xpath("td[4]")[0].text_content() == "gone http_404"
+    assert nota.xpath("td[9]")[0].text_content().endswith(": <b>pedido</b> de aclaración"), "the note is shown as text"
+    assert "news, not reviewed" in rows[site.url("/avance")].xpath("td[9]")[0].text_content()
 
-    pdf_link = rows[site.url("/nota.pdf")].xpath("td[7]//a")[0]
+    pdf_link = rows[site.url("/nota.pdf")].xpath("td[8]//a")[0]
     assert pdf_link.get("download", "").endswith(".pdf")
     assert (out.parent / pdf_link.get("href")).read_bytes() == PDF_BYTES
-    view, source = rows[site.url("/plan")].xpath("td[7]//a")
+    view, source = rows[site.url("/plan")].xpath("td[8]//a")
     assert view.get("href").endswith(".view.html") and source.get("download") == ""
     assert (out.parent / source.get("href")).name.endswith(".html.txt")
 
@@ -79,8 +79,8 @@ def test_the_sandboxed_view_of_an_html_copy(crawled):
     out = workspace.path / "view.html"
     assert workspace.run("report", "-o", str(out)).returncode == 0
     root = lxml.html.document_fromstring(out.read_text(encoding="utf-8"))
-    row = next(r for r in root.xpath("//tr[td]") if r.xpath("td[2]") and r.xpath("td[2]")[0].text_content() == site.url("/pwned"))
-    viewer = lxml.html.document_fromstring((out.parent / row.xpath("td[7]//a")[0].get("href")).read_text(encoding="utf-8"))
+    row = next(r for r in root.xpath("//tr[td]") if r.xpath("td[3]") and r.xpath("td[3]")[0].text_content() == site.url("/pwned"))
+    viewer = lxml.html.document_fromstring((out.parent / row.xpath("td[8]//a")[0].get("href")).read_text(encoding="utf-8"))
     (frame,) = viewer.xpath("//iframe")
     assert frame.get("sandbox") == "", "an empty sandbox: no scripts, no same origin, no forms, no pop-ups"
     assert "<script>for (const d of" in frame.get("srcdoc"), "the page's own script is kept: the sandbox stops it"
@@ -100,7 +100,7 @@ def test_markdown_report(crawled):
     assert text.startswith("# Evidence report\n")
     assert "![States of the cited URLs in each run](report_files/timeline.svg)" in text
     assert (out.parent / "report_files" / "timeline.svg").read_text().startswith("<svg")
-    assert f"| 3 | `{site.url('/nota')}` | **gone** http\\_404 |" in text
+    assert f"| 3 |  | `{site.url('/nota')}` | **gone** http\\_404 |" in text
     assert "acknowledged " in text and "\\<b\\>pedido\\</b\\> de aclaración" in text
     assert "```diff\n" in text and "+Meta: 40 medidores instalados." in text
     links = re.findall(r"\]\((report_files/[^)]+)\)", text)

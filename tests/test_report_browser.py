@@ -90,8 +90,8 @@ def test_an_archived_script_does_not_run_in_the_report_or_the_view(report, tmp_p
     # The page's literal "<script>" text, shown in the diff as text.
     assert any("<script>document.title='PWNED'</script>" in pre.text_content() for pre in root.xpath("//pre"))
 
-    row = next(r for r in root.xpath("//tr[td]") if r.xpath("td[2]")[0].text_content() == site.url("/pwned"))
-    view = out.parent / row.xpath("td[7]//a")[0].get("href")
+    row = next(r for r in root.xpath("//tr[td]") if r.xpath("td[3]")[0].text_content() == site.url("/pwned"))
+    view = out.parent / row.xpath("td[8]//a")[0].get("href")
     viewed = dom(tmp_path / "profile", view)
     assert viewed.findtext(".//title").startswith("Archived copy of "), "the script did not retitle the view"
     assert not viewed.xpath("//*[@id='pwned']")

@@ -26,7 +26,11 @@ class Citation:
     when not given. ``line`` is 1-based and points at the line holding the URL, which for a
     wrapped footnote may follow the line with its label; for a PDF it counts lines of the
     extracted text, for HTML lines of the source, for Word paragraphs (body, then footnotes,
-    then endnotes). ``page`` is the 1-based page of a PDF, else None.
+    then endnotes). ``page`` is the 1-based page of a PDF, else None. ``accessed`` is the
+    access date its note states ("consultado el 12 de marzo de 2017"), as YYYY-MM-DD, else ""
+    (see ``accessdates.py``): the note is the footnote holding the URL, or for a URL in body
+    text its paragraph; ``context`` is not it, since for a footnote that is the body sentence
+    carrying the marker.
     """
 
     footnote: str
@@ -36,6 +40,7 @@ class Citation:
     page: int | None = None
     normalized: str = ""
     visible: str = ""
+    accessed: str = ""
 
     def __post_init__(self) -> None:
         if not self.normalized:

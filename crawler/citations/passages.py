@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from crawler.citations.accessdates import dates_for
 from crawler.citations.cuts import continues, open_url
 from crawler.citations.model import INLINE, Citation, Problem
 from crawler.citations.normalize import normalize_url
@@ -78,15 +79,50 @@ def cite(passages: list[Passage]) -> tuple[list[Citation], list[Problem]]:
                 first_marker.setdefault(label, (passage, offset))
     citations: list[Citation] = []
     problems: list[Problem] = []
-    for passage in passages:
-        for offset, url, visible in _urls(passage):
-            line = passage.line_at(offset)
-            reason = problem_reason(url)
-            if reason is not None:
-                problems.append(Problem(line, shorten(url, MAX_PROBLEM_TEXT), reason))
-                continue
-            citations.append(Citation(passage.note or INLINE, url, _context(passage, offset, first_marker), line, visible=visible))
+    for group in _notes(passages):
+        # A note of several paragraphs is read as one text, so that "consultado el ..." in
+        # its last paragraph dates a URL in its first.
+        note = "\n".join(passage.text for passage in group)
+        cited: list[tuple[Passage, int, str, str, int]] = []
+        base = 0
+        for passage in group:
+            for offset, url, visible in _urls(passage):
+                reason = problem_reason(url)
+                if reason is not None:
+                    problems.append(Problem(passage.line_at(offset), shorten(url, MAX_PROBLEM_TEXT), reason))
+                    continue
+                cited.append((passage, offset, url, visible, base + offset))
+            base += len(passage.text) + 1
+        places = [_place(note, start, url) for _, _, url, _, start in cited]
+        accessed = dates_for(note, places) if cited else []
+        for (passage, offset, url, visible, _), day in zip(cited, accessed, strict=True):
+            context = _context(passage, offset, first_marker)
+            citations.append(
+                Citation(
+                    passage.note or INLINE, url, context, passage.line_at(offset), visible=visible,
+                    accessed=day.isoformat() if day else "",
+                )
+            )
     return citations, problems
+
+
+def _place(note: str, start: int, url: str) -> tuple[int, int]:
+    """Where a URL is in its note. A link's text may be words rather than its URL ("the
+    report"): then only where it starts is known, which is near enough to tell which date
+    follows it."""
+    end = start + len(url)
+    return (start, end) if note[start:end] == url else (start, start)
+
+
+def _notes(passages: list[Passage]) -> list[list[Passage]]:
+    """The passages in groups: each body paragraph alone, the paragraphs of one note together."""
+    groups: list[list[Passage]] = []
+    for passage in passages:
+        if passage.note is not None and groups and groups[-1][-1].note == passage.note:
+            groups[-1].append(passage)
+        else:
+            groups.append([passage])
+    return groups
 
 
 def _urls(passage: Passage) -> list[tuple[int, str, str]]:

@@ -15,7 +15,9 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
+from crawler.citations.accessdates import dates_for
 from crawler.citations.meta import front_matter, guess_date, guess_title
 from crawler.citations.model import INLINE, Citation, Document, Problem
 from crawler.citations.sentences import clip, sentence_at
@@ -130,16 +132,26 @@ def extract_located(text: str, hidden: Iterable[HiddenLink] = ()) -> tuple[list[
     located: list[Located] = []
     problems: list[Problem] = []
     for block, found in zip(blocks, spans, strict=True):
+        cited: list[tuple[int, Span]] = []
         for index, span in found:
             number = block.lines[index][0]
             reason = problem_reason(span.text)
             if reason is not None:
                 problems.append(Problem(number, shorten(span.text, MAX_PROBLEM_TEXT), reason))
                 continue
-            offset = block.starts[index] + span.start
+            cited.append((index, span))
+        # The block is the note: a footnote, or the paragraph around a URL in body text.
+        places = [(block.starts[index] + span.start, block.starts[index] + span.end) for index, span in cited]
+        accessed = dates_for(block.text, places) if cited else []
+        for (index, span), (offset, _), day in zip(cited, places, accessed, strict=True):
             context = _context(block, offset, span, body)
-            located.append(Located(Citation(block.label or INLINE, span.text, context, number), span.start))
+            citation = Citation(block.label or INLINE, span.text, context, block.lines[index][0], accessed=_iso(day))
+            located.append(Located(citation, span.start))
     return located, problems
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
 
 
 def _spans(line: str, hidden: list[Span]) -> list[Span]:

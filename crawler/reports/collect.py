@@ -1,6 +1,6 @@
 """What ``evidence report`` shows, gathered once for every output format.
 
-One entry per citation (document, footnote, URL), with the URL's current state and
+One entry per citation (document, footnote, URL, when it was cited), with the URL's current state and
 since when, its first and last capture, the last capture in which the page was
 present (the archived copy worth opening), the text diff when the evidence no longer
 says what it said when first captured, and the acknowledgement in force.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -43,6 +43,14 @@ class Entry:
     ack: Ack | None = None
     unreviewed: bool = False
     problem: str = ""
+    #: when this citation was made, and what says so ("note", "document", "given")
+    cited_at: date | None = None
+    cited_at_source: str | None = None
+
+    @property
+    def cited_label(self) -> str:
+        """``2017-03-12 (note)``: the day of the citation and what says so."""
+        return f"{self.cited_at:%Y-%m-%d} ({self.cited_at_source})" if self.cited_at else ""
 
 
 @dataclass
@@ -91,15 +99,17 @@ def collect(
                 if citation.target_id not in targets:
                     targets[citation.target_id] = _entry(session, archive_dir, citation)
                 shared = targets[citation.target_id]
-                section.entries.append(_copy(shared, citation.footnote))
+                section.entries.append(_copy(shared, citation))
             sections.append(section)
         if document is not None and not sections:
             raise NotFound(f"no document named {document!r} in the database; `evidence status` lists them")
         return ReportData(now, database, sections, _runs(session, list(targets)))
 
 
-def _copy(entry: Entry, footnote: str) -> Entry:
-    return Entry(**{**vars(entry), "footnote": footnote})
+def _copy(entry: Entry, citation: Citation) -> Entry:
+    """The URL's entry, for one of the citations of it."""
+    mine = {"footnote": citation.footnote, "cited_at": citation.cited_at, "cited_at_source": citation.cited_at_source}
+    return Entry(**{**vars(entry), **mine})
 
 
 def _entry(session: Session, archive_dir: Path, citation: Citation) -> Entry:

@@ -52,7 +52,7 @@ def render_html(data: ReportData, copies: dict[int, Saved | str]) -> str:
         if section.title:
             out.append(f"<p class='meta'>{escape(section.title)}</p>")
         out.append(
-            "<table><thead><tr><th>Footnote</th><th>Cited URL</th><th>State</th><th>Since</th><th>First capture</th>"
+            "<table><thead><tr><th>Footnote</th><th>Cited</th><th>Cited URL</th><th>State</th><th>Since</th><th>First capture</th>"
             "<th>Last capture</th><th>Archived copy</th><th>Review</th></tr></thead><tbody>"
         )
         for entry in section.entries:
@@ -85,6 +85,7 @@ def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
     reason = f" <span class='note'>{escape(entry.reason)}</span>" if entry.reason else ""
     cells = [
         escape(entry.footnote),
+        escape(entry.cited_label),
         link,
         _badge(entry.state) + reason,
         _time(entry.since),
@@ -93,15 +94,15 @@ def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
         _copy(entry, copies),
         _review(entry),
     ]
-    classes = ["", "url", "", "time", "time", "time", "", ""]
+    classes = ["", "time", "url", "", "time", "time", "time", "", ""]
     row = "<tr>" + "".join(f"<td class='{c}'>{v}</td>" if c else f"<td>{v}</td>" for c, v in zip(classes, cells, strict=True)) + "</tr>"
     if entry.diff:
         row += (
-            f"<tr class='diff'><td></td><td colspan='7'><details><summary>Text diff: {escape(entry.diff_label)}</summary>"
+            f"<tr class='diff'><td></td><td colspan='8'><details><summary>Text diff: {escape(entry.diff_label)}</summary>"
             f"<pre class='diff'>{_diff(entry.diff)}</pre></details></td></tr>"
         )
     if entry.problem:
-        row += f"<tr><td></td><td colspan='7' class='problem'>{escape(entry.problem)}</td></tr>"
+        row += f"<tr><td></td><td colspan='8' class='problem'>{escape(entry.problem)}</td></tr>"
     return row
 
 

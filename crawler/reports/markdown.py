@@ -44,8 +44,8 @@ def render_markdown(data: ReportData, copies: dict[int, Saved | str], chart: str
         if section.title:
             out += [_escape(section.title), ""]
         out += [
-            "| footnote | cited URL | state | since | first capture | last capture | archived copy | review |",
-            "|---|---|---|---|---|---|---|---|",
+            "| footnote | cited | cited URL | state | since | first capture | last capture | archived copy | review |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         details: list[str] = []
         for entry in section.entries:
@@ -83,7 +83,7 @@ def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
     elif entry.unreviewed:
         review = "**news, not reviewed**"
     times = [_time(entry.since), _time(entry.first), _time(entry.last)]
-    cells = [_escape(entry.footnote), f"`{_code(entry.url)}`", state, *times, copy, review]
+    cells = [_escape(entry.footnote), entry.cited_label, f"`{_code(entry.url)}`", state, *times, copy, review]
     return "| " + " | ".join(cells) + " |"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import PurePath
 from typing import Any
 
@@ -14,6 +14,7 @@ from crawler.models import Ack, Capture, Citation, Document, Target
 
 STATUS_COLUMNS = [
     "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot",
+    "cited_at",
 ]
 HISTORY_COLUMNS = [
     "run", "checked_at", "state", "reason", "change", "signals", "http_status", "final_url", "payload_digest", "snapshot",
@@ -37,12 +38,16 @@ def ack_text(ack: Ack) -> str:
 
 
 def status_rows(sessions: sessionmaker[Session], document: str | None = None) -> list[dict[str, Any]]:
-    """One row per citation, with the latest capture of its URL."""
+    """One row per citation, with the latest capture of its URL.
+
+    ``cited_at`` is the earliest day the URL was cited among the citations shown (those of
+    ``document``, when given): the copy that matters is the one from when it was first
+    relied on, and a URL cited twice has two rows that should not disagree."""
     latest = (
         select(Capture.target_id, func.max(Capture.id).label("capture_id")).group_by(Capture.target_id).subquery()
     )
     query = (
-        select(Document.name, Citation.footnote, Target.url, Capture)
+        select(Document.name, Citation.footnote, Citation.cited_at, Target.id, Target.url, Capture)
         .join(Citation, Citation.document_id == Document.id)
         .join(Target, Citation.target_id == Target.id)
         .outerjoin(latest, latest.c.target_id == Target.id)
@@ -50,11 +55,16 @@ def status_rows(sessions: sessionmaker[Session], document: str | None = None) ->
         .order_by(Document.id, Citation.position)
     )
     rows = []
+    targets: list[int] = []
+    earliest: dict[int, date] = {}
     with sessions() as session:
-        for name, footnote, url, capture in session.execute(query):
+        for name, footnote, cited_at, target_id, url, capture in session.execute(query):
             label = document_label(name)
             if document is not None and document not in (label, name):
                 continue
+            if cited_at is not None and (target_id not in earliest or cited_at < earliest[target_id]):
+                earliest[target_id] = cited_at
+            targets.append(target_id)
             rows.append(
                 {
                     "document": label,
@@ -70,6 +80,9 @@ def status_rows(sessions: sessionmaker[Session], document: str | None = None) ->
             )
     if document is not None and not rows:
         raise NotFound(f"no document named {document!r} in the database; `evidence status` lists them")
+    for row, target_id in zip(rows, targets, strict=True):
+        day = earliest.get(target_id)
+        row["cited_at"] = day.isoformat() if day else None
     return rows
 
 
