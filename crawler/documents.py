@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.citations import SEED_SOURCE, load_seed, normalize_url, read_document
 from crawler.citations.model import Document as ParsedDocument
 from crawler.citations.model import Problem
+from crawler.exceptions import NoCitations
 from crawler.models import Citation, Document, Target
 
 
@@ -39,9 +40,22 @@ def document_key(source: str) -> str:
     return str(Path(source).expanduser().resolve())
 
 
+def require_citations(parsed: ParsedDocument) -> ParsedDocument:
+    """``parsed``, if it cites an http(s) URL: a document citing none is almost always the
+    wrong file, and recording it would only hide that (``NoCitations``)."""
+    if not parsed.citations:
+        raise NoCitations(parsed.source, parsed.problems)
+    return parsed
+
+
+def read_cited(path: str) -> ParsedDocument:
+    """Read the document at ``path``, which must cite something (``require_citations``)."""
+    return require_citations(read_document(path))
+
+
 def import_path(sessions: sessionmaker[Session], path: str) -> Imported:
     """Read ``path`` and record its citations, replacing those of an earlier import."""
-    return record_file(sessions, read_document(path))
+    return record_file(sessions, read_cited(path))
 
 
 def record_file(sessions: sessionmaker[Session], parsed: ParsedDocument) -> Imported:

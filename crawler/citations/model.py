@@ -7,6 +7,7 @@ hashed, de-duplicated and compared in tests; ``Document`` is a mutable container
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from crawler.citations.normalize import normalize_url
 
@@ -67,3 +68,32 @@ class Document:
     citations: list[Citation] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     kind: str = "text"  # what the content was read as: pdf, docx, html or text (Markdown included)
+
+    @property
+    def distinct_urls(self) -> int:
+        """The URLs it cites, each counted once however it is written."""
+        return len({c.normalized for c in self.citations})
+
+    def as_dict(self, *, recorded: bool) -> dict[str, Any]:
+        """The document for machines (``evidence import --json``); ``recorded`` says
+        whether its citations were recorded in a database."""
+        return {
+            "source": self.source,
+            "type": self.kind,
+            "title": self.title,
+            "date": self.date,
+            "recorded": recorded,
+            "citations": [
+                {
+                    "footnote": c.footnote,
+                    "page": c.page,
+                    "url": c.url,
+                    "normalized": c.normalized,
+                    "visible": c.visible or None,
+                    "context": c.context,
+                    "line": c.line,
+                }
+                for c in self.citations
+            ],
+            "problems": [{"line": p.line, "page": p.page, "text": p.text, "reason": p.reason} for p in self.problems],
+        }
