@@ -9,14 +9,22 @@ import gc
 import json
 import logging
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from crawler import __version__
-from crawler.exceptions import DatabaseMissing, DocumentError, EvidenceError, NotFound, RunLocked
+from crawler.exceptions import (
+    DatabaseMissing,
+    DocumentError,
+    EvidenceError,
+    NoCitations,
+    NotFound,
+    RunLocked,
+    SettingError,
+)
 
 EXIT_OK = 0
 EXIT_NEWS = 1
@@ -45,19 +53,63 @@ def _fail(exc: EvidenceError) -> EvidenceFailure:
     """The one place a domain error becomes a message and an exit code."""
     if isinstance(exc, RunLocked):
         return EvidenceFailure(str(exc), EXIT_LOCKED)
-    code = EXIT_INPUT if isinstance(exc, (DocumentError, NotFound, DatabaseMissing)) else EXIT_FAILURE
+    code = EXIT_INPUT if isinstance(exc, (DocumentError, NotFound, DatabaseMissing, SettingError)) else EXIT_FAILURE
     return EvidenceFailure(str(exc), code)
+
+
+class EvidenceCommand(click.Command):
+    """A setting the library refused is a usage error of this command: shown as click
+    shows its own (with the command's usage line), pointing at ``-s`` when it came from one."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SettingError as exc:
+            if exc.override is not None:
+                raise click.BadParameter(str(exc), ctx=ctx, param_hint="-s/--set") from exc
+            raise click.UsageError(str(exc), ctx=ctx) from exc
 
 
 class EvidenceGroup(click.Group):
     """Commands raise the library's domain errors; they leave the program here, each as one
     ``Error:`` line and its documented exit code."""
 
+    command_class = EvidenceCommand
+    # ``evidence db``'s commands are handled the same way.
+    group_class = type
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except EvidenceError as exc:
+            if isinstance(exc, NoCitations):
+                # The message says they are "listed above": they explain it.
+                _report_problems(exc.source, exc.problems)
             raise _fail(exc) from exc
+
+
+class Time(click.ParamType):  # type: ignore[type-arg,unused-ignore]
+    """An ISO 8601 time (``crawler.times``): with ``upper``, the end of the second or day it
+    names, for "at or before"; else its start, for "at or after"."""
+
+    name = "TIME"
+
+    def __init__(self, *, upper: bool) -> None:
+        self.upper = upper
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        from crawler.times import parse_time
+
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_time(str(value), upper=self.upper)
+        except SettingError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+AT_OR_BEFORE = Time(upper=True)
+AT_OR_AFTER = Time(upper=False)
 
 
 def _open(db: str, *, create: bool) -> Any:
@@ -87,23 +139,6 @@ def _store_options(func: Any) -> Any:
         help="Database: a path, an SQLAlchemy URL or postgresql://USER@HOST:PORT/NAME [env: EVIDENCE_DB].",
     )(func)
     return func
-
-
-def _overrides(items: tuple[str, ...]) -> dict[str, str]:
-    """``-s NAME=VALUE`` options as settings."""
-    settings = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="-s/--set")
-        if name == "EVIDENCE_WARC_COMPRESSION":
-            from crawler.warc.writer import COMPRESSIONS
-
-            if value not in COMPRESSIONS:
-                choices = ", ".join(COMPRESSIONS)
-                raise click.BadParameter(f"EVIDENCE_WARC_COMPRESSION={value!r}: use one of {choices}", param_hint="-s/--set")
-        settings[name] = value
-    return settings
 
 
 def _format_option(func: Any) -> Any:
@@ -184,45 +219,32 @@ def crawl(
     --frontier the URLs are fetched by `evidence worker` processes (see "Scaling out"
     in the README); this command waits for them and sums the run up as usual.
     """
-    from crawler.citations import read_document
-    from crawler.db import database_url
+    from crawler.db import database_url, require_server
+    from crawler.documents import read_cited
     from crawler.notify import notify
     from crawler.runlock import run_lock
     from crawler.runner import run_crawl
+    from crawler.runs import crawl_settings
 
-    # Scrapy installs the stderr log handler itself, at this level.
-    level = _log_level(verbose, quiet)
-    settings: dict[str, Any] = {"EVIDENCE_ARCHIVE_DIR": str(Path(archive).resolve()), "LOG_LEVEL": logging.getLevelName(level)}
-    if user_agent:
-        settings["USER_AGENT"] = user_agent
-    if timeout is not None:
-        settings["DOWNLOAD_TIMEOUT"] = timeout
-    if max_body is not None:
-        settings["EVIDENCE_MAX_BODY_SIZE"] = max_body
-    if gone_after is not None:
-        settings["EVIDENCE_GONE_AFTER"] = gone_after
-    if obey_robots:
-        settings["ROBOTSTXT_OBEY"] = True
-    if allow_private:
-        settings["EVIDENCE_ALLOW_PRIVATE"] = True
-    if processes is not None:
-        settings["EVIDENCE_PROCESSES"] = processes
-    settings.update(_overrides(overrides))
-    process_count = _process_count(settings)
-    if quiet:
-        settings["EVIDENCE_PROGRESS_ENABLED"] = False
-    # Notifier settings (the SMTP password) stay out of the crawl and its log.
-    notify_settings = {name: settings.pop(name) for name in list(settings) if name.startswith(("EVIDENCE_SMTP_", "EVIDENCE_NOTIFY_"))}
+    chosen = crawl_settings(
+        archive=archive,
+        # Scrapy installs the stderr log handler itself, at this level.
+        log_level=logging.getLevelName(_log_level(verbose, quiet)),
+        user_agent=user_agent, timeout=timeout, max_body=max_body, gone_after=gone_after,
+        obey_robots=obey_robots, allow_private=allow_private, processes=processes,
+        progress=not quiet, overrides=overrides,
+    )
+    settings = chosen.crawl
 
     # Read every document before the database is touched: a typo in a path
     # must not leave an empty database behind.
-    parsed = [_citing(read_document(path)) for path in documents]
+    parsed = [read_cited(path) for path in documents]
     # Not a loop in this frame: its variable would hold the last document (15 MB of
     # citations for 10,000 URLs) through the whole crawl.
     _report_all_problems(parsed)
     if frontier:
-        _needs_server_database(db)
-        if process_count > 1:
+        require_server(db)
+        if chosen.processes > 1:
             raise click.UsageError("--processes splits a local crawl; with --frontier start more workers instead (--workers N)")
     elif workers:
         raise click.UsageError("--workers starts workers for a frontier: give --frontier redis://HOST:PORT/N too")
@@ -238,11 +260,7 @@ def crawl(
             )
         else:
             summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
-    failures: list[EvidenceError]
-    try:
-        failures = list(notify(summary, database_url(db), webhooks=webhooks, emails=emails, settings=notify_settings))
-    except EvidenceError as exc:  # a setting that cannot be used: reported like a failed delivery
-        failures = [exc]
+    failures = notify(summary, database_url(db), webhooks=webhooks, emails=emails, settings=chosen.notify)
     for failure in failures:
         click.echo(f"Warning: notification not sent: {failure}; the run's results are recorded", err=True)
 
@@ -259,23 +277,6 @@ def crawl(
         )
         sys.exit(EXIT_FAILURE)
     sys.exit(EXIT_NEWS if summary.evidence_news else EXIT_OK)
-
-
-def _process_count(settings: dict[str, Any]) -> int:
-    value = settings.get("EVIDENCE_PROCESSES", 1)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise click.BadParameter(f"EVIDENCE_PROCESSES={value!r} is not a whole number", param_hint="-s/--set") from None
-
-
-def _needs_server_database(db: str) -> None:
-    from crawler.db import sqlite_file
-
-    if sqlite_file(db) is not None:
-        raise click.UsageError(
-            "workers share one database server: give --db postgresql://USER@HOST/NAME (an SQLite file serves one machine's crawl)"
-        )
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -301,28 +302,17 @@ def worker(
     archive folder is this worker's own. Exit 0 when the run is over, 3 when this
     worker had to stop (its URLs go to the other workers).
     """
+    from crawler.db import require_server
     from crawler.frontier.state import default_worker_id
     from crawler.frontier.state import worker_id as clean_id
     from crawler.frontier.worker import run_worker
+    from crawler.runs import worker_settings
 
-    _needs_server_database(db)
-    settings: dict[str, Any] = {
-        "EVIDENCE_ARCHIVE_DIR": str(Path(archive).resolve()),
-        "LOG_LEVEL": logging.getLevelName(_log_level(verbose, False)),
-    }
-    settings.update(_overrides(overrides))
+    require_server(db)
+    settings = worker_settings(archive=archive, log_level=logging.getLevelName(_log_level(verbose, False)), overrides=overrides)
     name = clean_id(worker_id) if worker_id else default_worker_id()
     result = run_worker(db, frontier, name, settings, run_id=run_id, wait=wait)
     click.echo(f"worker {result.worker}: run {result.run_id} {result.run_state}, {result.recorded} URLs recorded by this worker")
-
-
-def _citing(document: Any) -> Any:
-    """A document that cites no http(s) URL is almost always the wrong file."""
-    if not document.citations:
-        skipped = f" ({len(document.problems)} skipped, listed above)" if document.problems else ""
-        _report_problems(document.source, document.problems)
-        raise DocumentError(f"{document.source} cites no http or https URL{skipped}; check that it is the right document")
-    return document
 
 
 def _report_all_problems(parsed: list[Any]) -> None:
@@ -365,49 +355,20 @@ def import_(
     Prints one line per citation (footnote label, PDF page, URL), then a summary per document.
     """
     from crawler.citations import read_document
-    from crawler.documents import cited_at, record_file
+    from crawler.documents import read_cited, record_file
 
     day = given.date() if given else None
 
-    def as_dict(document: Any, *, recorded: bool) -> dict[str, Any]:
-        dates = [cited_at(c, document.date, day) for c in document.citations]
-        return {
-            "source": document.source,
-            "type": document.kind,
-            "title": document.title,
-            "date": document.date,
-            "recorded": recorded,
-            "citations": [
-                {
-                    "footnote": c.footnote,
-                    "page": c.page,
-                    "url": c.url,
-                    "normalized": c.normalized,
-                    "visible": c.visible or None,
-                    "context": c.context,
-                    "line": c.line,
-                    "cited_at": when.isoformat() if when else None,
-                    "cited_at_source": source,
-                }
-                for c, (when, source) in zip(document.citations, dates, strict=True)
-            ],
-            "problems": [{"line": p.line, "page": p.page, "text": p.text, "reason": p.reason} for p in document.problems],
-        }
-
     # Every document is read before the database is touched: one unreadable file
     # leaves nothing half-imported.
-    parsed = [read_document(path) if dry_run else _citing(read_document(path)) for path in documents]
+    parsed = [read_document(path) if dry_run else read_cited(path) for path in documents]
     sessions = None if dry_run else _open(db, create=True)
     output: list[dict[str, Any]] = []
     for path, document in zip(documents, parsed, strict=True):
         citations = document.citations
-        if sessions is not None:
-            imported = record_file(sessions, document, day)
-            distinct = len(imported.urls)
-        else:
-            distinct = len({c.normalized for c in citations})
+        distinct = len(record_file(sessions, document, day).urls) if sessions is not None else document.distinct_urls
         if as_json:
-            output.append(as_dict(document, recorded=sessions is not None))
+            output.append(document.as_dict(recorded=sessions is not None, given=day))
         else:
             paged = any(c.page is not None for c in citations)
             for citation in citations:
@@ -453,43 +414,21 @@ def history(url: str, db: str, archive: str, fmt: str) -> None:
     click.echo(render(rows, HISTORY_COLUMNS, fmt), nl=False)
 
 
-def _parse_time(value: str | None, *, upper: bool = True) -> datetime | None:
-    """A UTC time from ISO 8601; ``upper`` reads a time without fraction (or a bare date)
-    as the end of that second (day), for "at or before"; otherwise as its start."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not an ISO date or time such as 2026-11-27 or 2026-11-27T10:00Z") from exc
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    if not upper:
-        return moment
-    # Times are shown to the second: a time without a fraction means the whole of that
-    # second, and a bare date the whole of that day.
-    if len(value) == 10:
-        moment = moment.replace(hour=23, minute=59, second=59)
-    if "." not in value:
-        moment = moment.replace(microsecond=999_999)
-    return moment
-
-
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("url")
 @_store_options
-@click.option("--at", "at", help="The latest snapshot at or before this UTC time (ISO 8601).")
+@click.option("--at", "at", type=AT_OR_BEFORE, help="The latest snapshot at or before this UTC time (ISO 8601).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout.")
 @click.option("--headers", is_flag=True, help="Print the archived HTTP status line and headers instead of the body.")
 @click.option("--raw", is_flag=True, help="Keep the content coding (gzip...) as served.")
-def show(url: str, db: str, archive: str, at: str | None, output: str | None, headers: bool, raw: bool) -> None:
+def show(url: str, db: str, archive: str, at: datetime | None, output: str | None, headers: bool, raw: bool) -> None:
     """The archived payload of URL, read from the WARC at its stored offset."""
     from crawler.reports.queries import snapshot_capture
     from crawler.snapshots import load_snapshot
+    from crawler.times import shown
 
-    moment = _parse_time(at)
     sessions = _open(db, create=False)
-    capture = snapshot_capture(sessions, url, moment)
+    capture = snapshot_capture(sessions, url, at)
     snapshot = load_snapshot(Path(archive), capture, decode=not raw and not headers)
     data = snapshot.record.http_head + b"\r\n" if headers else snapshot.body
     if output:
@@ -497,7 +436,7 @@ def show(url: str, db: str, archive: str, at: str | None, output: str | None, he
             Path(output).write_bytes(data)
         except OSError as exc:
             raise EvidenceFailure(f"cannot write {output}: {exc.strerror}", EXIT_FAILURE) from exc
-        click.echo(f"wrote {len(data)} bytes of {url} as captured {capture.checked_at:%Y-%m-%dT%H:%M:%SZ} to {output}", err=True)
+        click.echo(f"wrote {len(data)} bytes of {url} as captured {shown(capture.checked_at)} to {output}", err=True)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
@@ -506,19 +445,20 @@ def show(url: str, db: str, archive: str, at: str | None, output: str | None, he
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("url")
 @_store_options
-@click.option("--from", "since", help="The older capture: the latest at or before this UTC time (ISO 8601).")
-@click.option("--to", "until", help="The newer capture: the latest at or before this UTC time (default: the last).")
-def diff(url: str, db: str, archive: str, since: str | None, until: str | None) -> None:
+@click.option("--from", "since", type=AT_OR_BEFORE, help="The older capture: the latest at or before this UTC time (ISO 8601).")
+@click.option("--to", "until", type=AT_OR_BEFORE, help="The newer capture: the latest at or before this UTC time (default: the last).")
+def diff(url: str, db: str, archive: str, since: datetime | None, until: datetime | None) -> None:
     """A unified diff of the text of two captures of URL (default: the last two)."""
     from crawler.reports.diff import pick_pair, text_diff
+    from crawler.times import shown
 
     sessions = _open(db, create=False)
-    older, newer = pick_pair(sessions, url, _parse_time(since), _parse_time(until))
+    older, newer = pick_pair(sessions, url, since, until)
     output = text_diff(Path(archive), older, newer, url)
     if output:
         click.echo(output, nl=False)
     else:
-        click.echo(f"no text difference between {older.checked_at:%Y-%m-%dT%H:%M:%SZ} and {newer.checked_at:%Y-%m-%dT%H:%M:%SZ}")
+        click.echo(f"no text difference between {shown(older.checked_at)} and {shown(newer.checked_at)}")
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -534,10 +474,7 @@ def verify(db: str, archive: str, as_json: bool) -> None:
     sessions = _open(db, create=False)
     result = verify_archive(sessions, Path(archive))
     if as_json:
-        click.echo(json.dumps({
-            "intact": result.intact, "records": result.records, "files": result.files,
-            "damage": [vars(d) for d in result.damage], "unclosed": result.unclosed, "unrecorded": result.unrecorded,
-        }, indent=2))
+        click.echo(json.dumps(result.as_dict(), indent=2))
     else:
         for damage in result.damage:
             click.echo(f"DAMAGED {damage}")
@@ -556,10 +493,10 @@ def verify(db: str, archive: str, as_json: bool) -> None:
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Write the citation table as CSV.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write the citation table as JSON.")
 @click.option("--document", help="Only this document (its file name, or 'seed').")
-@click.option("--since", help="Only captures at or after this UTC time (ISO 8601); WACZ only.")
+@click.option("--since", type=AT_OR_AFTER, help="Only captures at or after this UTC time (ISO 8601); WACZ only.")
 def export(
     db: str, archive: str, wacz_file: str | None, csv_file: str | None, json_file: str | None,
-    document: str | None, since: str | None,
+    document: str | None, since: datetime | None,
 ) -> None:
     """Carry the evidence away: a WACZ for replay tools, or the citation table for spreadsheets."""
     from crawler.export.selection import select_records
@@ -570,10 +507,9 @@ def export(
     if not (wacz_file or csv_file or json_file):
         raise click.UsageError("say what to write: --wacz FILE, --csv FILE or --json FILE")
     sessions = _open(db, create=False)
-    moment = _parse_time(since, upper=False)
     try:
         if wacz_file:
-            selection = select_records(sessions, document, moment)
+            selection = select_records(sessions, document, since)
             counts = write_wacz(selection, Path(archive), Path(wacz_file))
             click.echo(f"wrote {wacz_file}: {counts['records']} records, {counts['pages']} pages", err=True)
         for path, fmt in ((csv_file, "csv"), (json_file, "json")):
@@ -603,10 +539,6 @@ def index(db: str, archive: str, output: str | None) -> None:
     click.echo(f"indexed {len(lines)} records in {target}", err=True)
 
 
-def _when(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%dT%H:%M:%SZ}"
-
-
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("url", required=False)
 @_store_options
@@ -615,6 +547,7 @@ def _when(moment: datetime) -> str:
 def ack(url: str | None, db: str, archive: str, every: bool, note: str) -> None:
     """Mark the latest change or removal of URL as reviewed: it is not reported again until it changes."""
     from crawler.acks import acknowledge, acknowledge_all
+    from crawler.times import shown
 
     if bool(url) == every:
         raise click.UsageError("give either a URL or --all")
@@ -623,7 +556,7 @@ def ack(url: str | None, db: str, archive: str, every: bool, note: str) -> None:
     if not done:
         click.echo("nothing to acknowledge: no news is waiting for review")
     for item in done:
-        latest = f"{item.state} ({item.reason}) in run {item.run_id}, {_when(item.checked_at)}"
+        latest = f"{item.state} ({item.reason}) in run {item.run_id}, {shown(item.checked_at)}"
         if item.news is None or item.news[1] == item.run_id:
             click.echo(f"acknowledged {item.url}: {latest}")
         else:
@@ -638,13 +571,14 @@ def ack(url: str | None, db: str, archive: str, every: bool, note: str) -> None:
 def report(db: str, archive: str, output: str | None, fmt: str | None, document: str | None) -> None:
     """Write the researchers' report: per document, one row per footnote with its state, captures,
     archived copy (saved beside the report) and text diff, a count per state and a timeline chart."""
+    from crawler.db import display_name
     from crawler.reports.report import write_report
 
     if fmt is None:
         fmt = "md" if output and Path(output).suffix.lower() in (".md", ".markdown") else "html"
     path = Path(output or f"report.{fmt}")
     sessions = _open(db, create=False)
-    written = write_report(sessions, Path(archive), path, fmt, _database_name(db), document)
+    written = write_report(sessions, Path(archive), path, fmt, display_name(db), document)
     click.echo(f"wrote {written.path}: {written.citations} citations, {written.copies} archived copies in {written.files}/")
     for problem in written.problems:
         click.echo(f"Warning: {problem}", err=True)
@@ -676,46 +610,29 @@ def db() -> None:
 @_store_options
 def db_current(db: str, archive: str) -> None:
     """Print the schema revision of the database (every command upgrades it when it opens it)."""
-    from crawler.db import open_engine
-    from crawler.migrate import current_revision, head_revision
+    from crawler.db import display_name
+    from crawler.migrate import revision
 
-    engine = open_engine(db, create=False)
-    revision = current_revision(engine)
-    head = head_revision()
-    state = "(head)" if revision == head else f"(this evidence writes {head}; `evidence db upgrade` migrates)"
-    click.echo(f"{_database_name(db)}: revision {revision or 'none (from before migrations)'} {state}")
+    at = revision(db)
+    state = "(head)" if at.at_head else f"(this evidence writes {at.head}; `evidence db upgrade` migrates)"
+    click.echo(f"{display_name(db)}: revision {at.current or 'none (from before migrations)'} {state}")
 
 
 @db.command(name="upgrade", epilog=EXIT_CODES_HELP)
 @_store_options
 def db_upgrade(db: str, archive: str) -> None:
     """Create the database, or migrate it to this release's schema."""
-    from sqlalchemy import inspect
+    from crawler.db import display_name
+    from crawler.migrate import upgrade
 
-    from crawler.db import open_engine
-    from crawler.migrate import current_revision, head_revision
-
-    engine = open_engine(db, create=True)
-    empty = not inspect(engine).get_table_names()
-    before = current_revision(engine)
-    _open(db, create=True)
-    head = head_revision()
-    name = _database_name(db)
-    if empty:
-        click.echo(f"{name}: created at revision {head}")
-    elif before == head:
-        click.echo(f"{name}: already at revision {head} (head)")
+    done = upgrade(db)
+    name = display_name(db)
+    if done.created:
+        click.echo(f"{name}: created at revision {done.after}")
+    elif done.migrated:
+        click.echo(f"{name}: migrated from revision {done.before or 'none (from before migrations)'} to {done.after}")
     else:
-        click.echo(f"{name}: migrated from revision {before or 'none (from before migrations)'} to {head}")
-
-
-def _database_name(db: str) -> str:
-    """The database as a reader should see it: a path, or a URL without its password."""
-    from sqlalchemy.engine import make_url
-
-    if "://" not in db:
-        return db
-    return make_url(db).render_as_string(hide_password=True)
+        click.echo(f"{name}: already at revision {done.after} (head)")
 
 
 def main(args: list[str] | None = None) -> None:

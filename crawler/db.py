@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.exceptions import DatabaseError, DatabaseMissing
+from crawler.exceptions import DatabaseError, DatabaseMissing, SettingError
 from crawler.migrate import prepare_schema
 
 BUSY_TIMEOUT_MS = 10_000
@@ -35,6 +35,15 @@ def database_url(value: str) -> str:
 def sqlite_file(value: str) -> Path | None:
     """The file of an SQLite database named by a path or URL; None for other databases."""
     return _sqlite_path(database_url(value))
+
+
+def require_server(value: str) -> None:
+    """Several workers (the shared frontier) need one database server: refuse SQLite,
+    which serves the processes of one machine only, before anything is opened."""
+    if make_url(database_url(value)).get_backend_name() == "sqlite":
+        raise SettingError(
+            "workers share one database server: give --db postgresql://USER@HOST/NAME (an SQLite file serves one machine's crawl)"
+        )
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -70,7 +79,7 @@ def open_engine(value: str, *, create: bool) -> Engine:
         # pool_pre_ping: a worker outlives server restarts and idle-connection reapers.
         engine = create_engine(url, pool_pre_ping=path is None)
     except (ArgumentError, ImportError, ValueError) as exc:
-        raise DatabaseError(f"cannot use database URL {_shown(value)!r}: {exc}") from exc
+        raise DatabaseError(f"cannot use database URL {display_name(value)!r}: {exc}") from exc
     event.listen(engine, "connect", _on_connect)
     _engines.add(engine)
     return engine
@@ -102,12 +111,12 @@ def open_database(value: str, *, create: bool) -> sessionmaker[Session]:
     try:
         prepare_schema(engine, create=create)
     except SQLAlchemyError as exc:
-        raise DatabaseError(describe_failure(_shown(value), exc)) from exc
+        raise DatabaseError(describe_failure(display_name(value), exc)) from exc
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def _shown(value: str) -> str:
-    """The database as messages show it: a URL without its password."""
+def display_name(value: str) -> str:
+    """The database as a reader should see it: a path, or a URL without its password."""
     return make_url(value).render_as_string(hide_password=True) if "://" in value else value
 
 

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.citations import SEED_SOURCE, load_seed, normalize_url, read_document
 from crawler.citations.model import Document as ParsedDocument
-from crawler.citations.model import Citation as ParsedCitation
+from crawler.citations.model import cited_at
 from crawler.citations.model import Problem
+from crawler.exceptions import NoCitations
 from crawler.models import Citation, Document, Target
 
 
@@ -43,30 +44,22 @@ def document_key(source: str) -> str:
     return str(Path(source).expanduser().resolve())
 
 
-NOTE = "note"
-DOCUMENT = "document"
-GIVEN = "given"
+def require_citations(parsed: ParsedDocument) -> ParsedDocument:
+    """``parsed``, if it cites an http(s) URL: a document citing none is almost always the
+    wrong file, and recording it would only hide that (``NoCitations``)."""
+    if not parsed.citations:
+        raise NoCitations(parsed.source, parsed.problems)
+    return parsed
 
 
-def cited_at(cited: ParsedCitation, document_date: str, given: date | None = None) -> tuple[date | None, str | None]:
-    """When ``cited`` was cited, and what says so: the date ``given`` for the whole document
-    (``import --cited-at``), else the access date its note states, else the document's date
-    when that is a whole day (a month, "2018-11", does not say which day), else nothing."""
-    if given is not None:
-        return given, GIVEN
-    if cited.accessed:
-        return date.fromisoformat(cited.accessed), NOTE
-    if len(document_date) == 10:
-        try:
-            return date.fromisoformat(document_date), DOCUMENT
-        except ValueError:
-            pass
-    return None, None
+def read_cited(path: str) -> ParsedDocument:
+    """Read the document at ``path``, which must cite something (``require_citations``)."""
+    return require_citations(read_document(path))
 
 
 def import_path(sessions: sessionmaker[Session], path: str, given: date | None = None) -> Imported:
     """Read ``path`` and record its citations, replacing those of an earlier import."""
-    return record_file(sessions, read_document(path), given)
+    return record_file(sessions, read_cited(path), given)
 
 
 def record_file(sessions: sessionmaker[Session], parsed: ParsedDocument, given: date | None = None) -> Imported:

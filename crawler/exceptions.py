@@ -1,6 +1,10 @@
 """Domain errors. Library code raises these; only ``cli.py`` turns them into messages
 and exit codes, so every message names the thing that failed and how to fix it."""
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class EvidenceError(Exception):
     """Base class for every error this package raises on purpose."""
@@ -53,3 +57,24 @@ class ScrapyIncompatible(EvidenceError):
 
 class MementoError(EvidenceError):
     """A web archive was named in a form the Memento lookups cannot use."""
+
+
+class SettingError(EvidenceError):
+    """A setting, or a combination of settings, that cannot be used: refused before a
+    database or archive is touched. ``override`` is the ``NAME=VALUE`` item at fault when
+    the value was given as one (the CLI's ``-s``), so the message can point at it."""
+
+    def __init__(self, message: str, *, override: str | None = None) -> None:
+        super().__init__(message)
+        self.override = override
+
+
+class NoCitations(DocumentError):
+    """A document that cites no http(s) URL: almost always the wrong file. ``problems``
+    are the candidate URLs skipped in it, which say why."""
+
+    def __init__(self, source: str, problems: list[Any]) -> None:
+        skipped = f" ({len(problems)} skipped, listed above)" if problems else ""
+        super().__init__(f"{source} cites no http or https URL{skipped}; check that it is the right document")
+        self.source = source
+        self.problems = problems

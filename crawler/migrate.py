@@ -11,7 +11,7 @@ evidence, and is refused rather than guessed at.
 from __future__ import annotations
 
 import logging
-
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, Connection, Engine, MetaData, PrimaryKeyConstraint, String, Table, inspect, select, text
@@ -72,6 +72,52 @@ def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         revision = MigrationContext.configure(connection).get_current_revision()
     return None if revision is None else str(revision)
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What ``upgrade`` did to a database."""
+
+    #: the revision it was at (None: from before migrations, or just created)
+    before: str | None
+    #: the revision it is at now: this build's head
+    after: str
+    #: it held no tables, and was created at ``after``
+    created: bool
+
+    @property
+    def migrated(self) -> bool:
+        return not self.created and self.before != self.after
+
+
+@dataclass(frozen=True)
+class Revision:
+    """Which schema revision a database is at, against this build's."""
+
+    current: str | None
+    head: str
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
+
+
+def upgrade(value: str) -> Upgrade:
+    """Create the database ``value`` names, or migrate it to this build's schema."""
+    from crawler.db import open_database, open_engine
+
+    engine = open_engine(value, create=True)
+    created = not inspect(engine).get_table_names()
+    before = None if created else current_revision(engine)
+    open_database(value, create=True)
+    return Upgrade(before=before, after=head_revision(), created=created)
+
+
+def revision(value: str) -> Revision:
+    """The schema revision of the existing database ``value`` names."""
+    from crawler.db import open_engine
+
+    return Revision(current=current_revision(open_engine(value, create=False)), head=head_revision())
 
 
 def prepare_schema(engine: Engine, *, create: bool) -> None:

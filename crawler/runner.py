@@ -17,7 +17,7 @@ from scrapy.settings import Settings
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.citations import Document as ParsedDocument
-from crawler.documents import all_cited_urls, has_documents, import_seed, record_file
+from crawler.documents import all_cited_urls, has_documents, import_seed, record_file, require_citations
 from crawler.exceptions import RunFailed
 from crawler.gctuning import crawl_pace
 from crawler.runs import (
@@ -111,7 +111,10 @@ def cited_urls(sessions: sessionmaker[Session], documents: list[ParsedDocument])
     database's documents cite (the embedded seed imported into an empty database).
 
     ``documents`` is emptied once recorded, so that the caller does not hold the parsed
-    citations (15 MB for 10,000 URLs) through the crawl."""
+    citations (15 MB for 10,000 URLs) through the crawl. A document that cites nothing is
+    refused (``NoCitations``) before any is recorded."""
+    for document in documents:
+        require_citations(document)
     if documents:
         imported = [record_file(sessions, document) for document in documents]
         documents.clear()

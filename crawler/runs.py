@@ -2,6 +2,9 @@
 (``crawler.runner``), ``--processes`` (``crawler.processes``) and the shared frontier
 (``crawler.frontier``) all start, recover, record and finish runs through here.
 
+- ``crawl_settings`` and ``worker_settings``: a crawl's settings from what a person gave
+  (options and ``NAME=VALUE`` overrides, each checked by ``check_setting``), with the
+  notifier's (the SMTP password) split off;
 - ``build_settings`` and ``recorded_settings``: a crawl's Scrapy settings, and the part of
   them kept with the run for later readers;
 - ``recover``: runs whose process died are marked interrupted, WARC files they left open
@@ -21,6 +24,7 @@ from __future__ import annotations
 import os
 import socket
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
@@ -33,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler import __version__
 from crawler import settings as default_settings
 from crawler.acks import is_acknowledged
+from crawler.exceptions import SettingError
 from crawler.liveness import process_alive
 from crawler.models import Capture, Citation, Document, Record, Run, Target, WarcFile, utcnow
 from crawler.reports.queries import document_label
@@ -98,6 +103,119 @@ class RunSummary:
     def evidence_news(self) -> bool:
         """News that earns exit code 1: all but newly unreachable URLs (down is not gone)."""
         return any(item.kind != "unreachable" for item in self.news)
+
+
+#: Settings of the notifiers: kept out of the crawl and its log (they hold the SMTP password).
+NOTIFY_PREFIXES = ("EVIDENCE_SMTP_", "EVIDENCE_NOTIFY_")
+
+
+@dataclass(frozen=True)
+class CrawlSettings:
+    """What a crawl is run with, assembled by ``crawl_settings``."""
+
+    #: the crawl's settings, for ``run_crawl`` or ``run_coordinated``
+    crawl: dict[str, Any]
+    #: the notifiers' settings, for ``crawler.notify.notify``
+    notify: dict[str, Any]
+    #: crawl processes asked for (``EVIDENCE_PROCESSES``), checked to be a whole number
+    processes: int
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, str]:
+    """``NAME=VALUE`` items as settings, each value checked by ``check_setting``; a later
+    item of the same name wins."""
+    settings: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SettingError(f"{item!r} is not NAME=VALUE", override=item)
+        check_setting(name, value, override=item)
+        settings[name] = value
+    return settings
+
+
+def _compression(value: Any) -> str | None:
+    from crawler.warc.writer import COMPRESSIONS
+
+    return None if value in COMPRESSIONS else f"EVIDENCE_WARC_COMPRESSION={value!r}: use one of {', '.join(COMPRESSIONS)}"
+
+
+def _processes(value: Any) -> str | None:
+    try:
+        int(value)
+    except (TypeError, ValueError):
+        return f"EVIDENCE_PROCESSES={value!r} is not a whole number"
+    return None
+
+
+# Settings whose wrong value would only fail deep inside a crawl (a WARC writer, the
+# process split) after the database and archive were touched: checked on the way in.
+# Each check returns what is wrong with a value, or None.
+_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "EVIDENCE_WARC_COMPRESSION": _compression,
+    "EVIDENCE_PROCESSES": _processes,
+}
+
+
+def check_setting(name: str, value: Any, *, override: str | None = None) -> None:
+    """Refuse (``SettingError``) a value the setting ``name`` cannot take."""
+    check = _CHECKS.get(name)
+    problem = check(value) if check is not None else None
+    if problem is not None:
+        raise SettingError(problem, override=override)
+
+
+def crawl_settings(
+    *,
+    archive: str | Path,
+    log_level: str,
+    user_agent: str | None = None,
+    timeout: float | None = None,
+    max_body: int | None = None,
+    gone_after: int | None = None,
+    obey_robots: bool = False,
+    allow_private: bool = False,
+    processes: int | None = None,
+    progress: bool = True,
+    overrides: Iterable[str] = (),
+) -> CrawlSettings:
+    """A crawl's settings from its options; ``overrides`` (``NAME=VALUE``) win over the
+    options, except that ``progress=False`` (nothing on the terminal) always holds."""
+    settings: dict[str, Any] = {"EVIDENCE_ARCHIVE_DIR": str(Path(archive).resolve()), "LOG_LEVEL": log_level}
+    if user_agent:
+        settings["USER_AGENT"] = user_agent
+    if timeout is not None:
+        settings["DOWNLOAD_TIMEOUT"] = timeout
+    if max_body is not None:
+        settings["EVIDENCE_MAX_BODY_SIZE"] = max_body
+    if gone_after is not None:
+        settings["EVIDENCE_GONE_AFTER"] = gone_after
+    if obey_robots:
+        settings["ROBOTSTXT_OBEY"] = True
+    if allow_private:
+        settings["EVIDENCE_ALLOW_PRIVATE"] = True
+    if processes is not None:
+        settings["EVIDENCE_PROCESSES"] = processes
+    settings.update(parse_overrides(overrides))
+    count = process_count(settings)
+    if not progress:
+        settings["EVIDENCE_PROGRESS_ENABLED"] = False
+    notify = {name: settings.pop(name) for name in list(settings) if name.startswith(NOTIFY_PREFIXES)}
+    return CrawlSettings(crawl=settings, notify=notify, processes=count)
+
+
+def worker_settings(*, archive: str | Path, log_level: str, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """An ``evidence worker``'s own settings: the rest come from the coordinator."""
+    settings: dict[str, Any] = {"EVIDENCE_ARCHIVE_DIR": str(Path(archive).resolve()), "LOG_LEVEL": log_level}
+    settings.update(parse_overrides(overrides))
+    return settings
+
+
+def process_count(settings: dict[str, Any]) -> int:
+    """The crawl processes ``settings`` ask for (``EVIDENCE_PROCESSES``, default 1)."""
+    value = settings.get("EVIDENCE_PROCESSES", 1)
+    check_setting("EVIDENCE_PROCESSES", value)
+    return int(value)
 
 
 def build_settings(overrides: dict[str, Any]) -> Settings:

@@ -242,7 +242,8 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
     "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
-#: Judges each capture and commits it, in batches (crawler/pipelines/evidence.py).
+#: Records each capture, judged by crawler/verdicts/capture.py, and commits it in batches
+#: (crawler/pipelines/evidence.py).
 ITEM_PIPELINES = {"crawler.pipelines.evidence.EvidencePipeline": 300}
 # Scrapy's own extensions, minus those a citation crawl has no use for. The list replaces
 # Scrapy's EXTENSIONS_BASE because Scrapy imports every extension named there, even one

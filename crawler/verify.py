@@ -63,6 +63,13 @@ class Verification:
     def intact(self) -> bool:
         return not self.damage
 
+    def as_dict(self) -> dict[str, Any]:
+        """The findings for machines: ``evidence verify --json``."""
+        return {
+            "intact": self.intact, "records": self.records, "files": self.files,
+            "damage": [vars(d) for d in self.damage], "unclosed": self.unclosed, "unrecorded": self.unrecorded,
+        }
+
 
 @dataclass(frozen=True)
 class _Row:

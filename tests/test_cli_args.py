@@ -98,3 +98,86 @@ def test_help_lists_the_exit_codes(run) -> None:
     result = run("--help")
     assert result.exit_code == EXIT_OK
     assert "4  another crawl holds this database" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("crawl", "-s", "EVIDENCE_PROCESSES=two"),
+         "Error: Invalid value for -s/--set: EVIDENCE_PROCESSES='two' is not a whole number"),
+        (("crawl", "-s", "EVIDENCE_WARC_COMPRESSION=tiny"),
+         "Error: Invalid value for -s/--set: EVIDENCE_WARC_COMPRESSION='tiny': use one of fast, small"),
+        (("worker", "--frontier", "redis://127.0.0.1:1/0", "--db", "postgresql://e@127.0.0.1:1/e", "-s", "NOEQUALS"),
+         "Error: Invalid value for -s/--set: 'NOEQUALS' is not NAME=VALUE"),
+        (("crawl", "--frontier", "redis://127.0.0.1:1/0"),
+         "Error: workers share one database server: give --db postgresql://USER@HOST/NAME (an SQLite file serves one machine's crawl)"),
+        (("worker", "--frontier", "redis://127.0.0.1:1/0"),
+         "Error: workers share one database server: give --db postgresql://USER@HOST/NAME (an SQLite file serves one machine's crawl)"),
+        (("crawl", "--workers", "2"),
+         "Error: --workers starts workers for a frontier: give --frontier redis://HOST:PORT/N too"),
+        (("crawl", "--frontier", "redis://127.0.0.1:1/0", "--db", "postgresql://e@127.0.0.1:1/e", "--processes", "2"),
+         "Error: --processes splits a local crawl; with --frontier start more workers instead (--workers N)"),
+        (("show", "http://x.gob.mx/", "--at", "yesterday"),
+         "Error: Invalid value for '--at': 'yesterday' is not an ISO date or time such as 2026-11-27 or 2026-11-27T10:00Z"),
+        (("diff", "http://x.gob.mx/", "--to", "27/11/2026"),
+         "Error: Invalid value for '--to': '27/11/2026' is not an ISO date or time such as 2026-11-27 or 2026-11-27T10:00Z"),
+        (("export", "--wacz", "out.wacz", "--since", "soon"),
+         "Error: Invalid value for '--since': 'soon' is not an ISO date or time such as 2026-11-27 or 2026-11-27T10:00Z"),
+    ],
+)
+def test_refused_settings_and_times_are_usage_errors_before_anything_is_touched(
+    run, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = run(*args)
+    assert result.exit_code == EXIT_INPUT, result.output
+    assert error_line(result) == message
+    # Shown as click shows its own usage errors: with the command's usage line.
+    assert f"Usage: cli {args[0]} [OPTIONS]" in result.stderr
+    assert not (tmp_path / "evidence.db").exists() and not (tmp_path / "archive").exists()
+
+
+def test_a_document_citing_nothing_lists_what_was_skipped_above_the_error(run, tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("# Notas\n\nVer ftp://ftp.example.gob.mx/datos.csv\n", encoding="utf-8")
+    for command in ("import", "crawl"):
+        result = run(command, "notes.md")
+        assert result.exit_code == EXIT_INPUT
+        assert result.stderr.splitlines() == [
+            "notes.md:3: skipped ftp://ftp.example.gob.mx/datos.csv (scheme)",
+            "Error: notes.md cites no http or https URL (1 skipped, listed above); check that it is the right document",
+        ]
+    assert not (tmp_path / "evidence.db").exists()
+
+
+def test_import_dry_run_json_is_the_documents_shape(run, tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "doc.md").write_text("1. Véase <https://www.gob.mx/sfp> y <https://WWW.GOB.MX/sfp>\n", encoding="utf-8")
+    result = run("import", "doc.md", "--dry-run", "--json")
+    assert result.exit_code == EXIT_OK
+    (document,) = json.loads(result.stdout)
+    assert document["source"] == "doc.md" and document["recorded"] is False
+    assert [c["url"] for c in document["citations"]] == ["https://www.gob.mx/sfp", "https://WWW.GOB.MX/sfp"]
+    text = run("import", "doc.md", "--dry-run")
+    assert "doc.md: 2 citations in 1 footnotes, 1 distinct URLs, 0 skipped (dry run: nothing recorded)" in text.stdout
+    assert not (tmp_path / "evidence.db").exists()
+
+
+def test_db_upgrade_and_current_in_process(run, tmp_path: Path) -> None:
+    from crawler.migrate import head_revision
+
+    head = head_revision()
+    assert run("db", "current").exit_code == EXIT_INPUT
+    assert run("db", "upgrade").stdout == f"evidence.db: created at revision {head}\n"
+    assert run("db", "upgrade").stdout == f"evidence.db: already at revision {head} (head)\n"
+    assert run("db", "current").stdout == f"evidence.db: revision {head} (head)\n"
+
+
+def test_verify_json_of_an_empty_archive(run, tmp_path: Path) -> None:
+    import json
+
+    assert run("db", "upgrade").exit_code == EXIT_OK
+    result = run("verify", "--json")
+    assert result.exit_code == EXIT_OK
+    assert json.loads(result.stdout) == {
+        "intact": True, "records": 0, "files": 0, "damage": [], "unclosed": [], "unrecorded": [],
+    }

@@ -7,6 +7,8 @@ hashed, de-duplicated and compared in tests; ``Document`` is a mutable container
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import datetime
+from typing import Any
 
 from crawler.citations.normalize import normalize_url
 
@@ -72,3 +74,59 @@ class Document:
     citations: list[Citation] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     kind: str = "text"  # what the content was read as: pdf, docx, html or text (Markdown included)
+
+    @property
+    def distinct_urls(self) -> int:
+        """The URLs it cites, each counted once however it is written."""
+        return len({c.normalized for c in self.citations})
+
+    def as_dict(self, *, recorded: bool, given: datetime.date | None = None) -> dict[str, Any]:
+        """The document for machines (``evidence import --json``); ``recorded`` says
+        whether its citations were recorded in a database, ``given`` is the day all its
+        citations were made where the person importing it said so (``cited_at``)."""
+        dates = [cited_at(c, self.date, given) for c in self.citations]
+        return {
+            "source": self.source,
+            "type": self.kind,
+            "title": self.title,
+            "date": self.date,
+            "recorded": recorded,
+            "citations": [
+                {
+                    "footnote": c.footnote,
+                    "page": c.page,
+                    "url": c.url,
+                    "normalized": c.normalized,
+                    "visible": c.visible or None,
+                    "context": c.context,
+                    "line": c.line,
+                    "cited_at": when.isoformat() if when else None,
+                    "cited_at_source": source,
+                }
+                for c, (when, source) in zip(self.citations, dates, strict=True)
+            ],
+            "problems": [{"line": p.line, "page": p.page, "text": p.text, "reason": p.reason} for p in self.problems],
+        }
+
+
+NOTE = "note"
+DOCUMENT = "document"
+GIVEN = "given"
+
+
+def cited_at(
+    cited: Citation, document_date: str, given: datetime.date | None = None
+) -> tuple[datetime.date | None, str | None]:
+    """When ``cited`` was cited, and what says so: the date ``given`` for the whole document
+    (``import --cited-at``), else the access date its note states, else the document's date
+    when that is a whole day (a month, "2018-11", does not say which day), else nothing."""
+    if given is not None:
+        return given, GIVEN
+    if cited.accessed:
+        return datetime.date.fromisoformat(cited.accessed), NOTE
+    if len(document_date) == 10:
+        try:
+            return datetime.date.fromisoformat(document_date), DOCUMENT
+        except ValueError:
+            pass
+    return None, None

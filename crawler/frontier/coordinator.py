@@ -23,6 +23,7 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.citations import Document as ParsedDocument
+from crawler.db import require_server
 from crawler.exceptions import FrontierError, RunFailed
 from crawler.frontier.state import Progress, RunFrontier, connect
 from crawler.frontier.worker import LOCAL_SETTINGS, database_identity
@@ -50,6 +51,7 @@ def run_coordinated(
     db: str = "",
 ) -> RunSummary:
     """Import ``documents`` (or re-check every cited URL), hand the run to the workers, sum it up."""
+    require_server(db_url)
     client = connect(frontier_url)
     urls = cited_urls(sessions, documents)
     settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})

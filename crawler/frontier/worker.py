@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from twisted.internet import task
 
-from crawler.db import database_url, open_database
+from crawler.db import database_url, open_database, require_server
 from crawler.exceptions import FrontierError, RunFailed
 from crawler.gctuning import crawl_pace
 from crawler.frontier.state import RunFrontier, connect, current_run
@@ -181,6 +181,7 @@ def run_worker(
     from crawler.scrapycompat import offline_public_suffixes
     from crawler.runs import build_settings, close_dead_files, known_digests, originals
 
+    require_server(db)
     client = connect(frontier_url)
     frontier = wait_for_run(client, run_id, wait)
     # Opened once the run exists: the coordinator may still have been creating the schema.

@@ -64,11 +64,19 @@ def notify(
     emails: Sequence[str] = (),
     settings: Mapping[str, Any] | None = None,
 ) -> list[NotifyError]:
-    """Send the run's news to every webhook and address; nothing when there is no news."""
+    """Send the run's news to every webhook and address; nothing when there is no news.
+
+    Returns the deliveries that failed (with unusable settings, the one reason none was
+    tried): a notification that was not sent never undoes a run."""
     if not summary.news or not (webhooks or emails):
         return []
     message = build_message(summary, database)
-    smtp = SmtpSettings.resolve(settings or {})
+    try:
+        smtp = SmtpSettings.resolve(settings or {})
+    except NotifyError as exc:
+        # A setting that cannot be used sends nothing: reported like a failed delivery,
+        # since the run's results are recorded all the same.
+        return [exc]
     failures: list[NotifyError] = []
     for url in webhooks:
         try:

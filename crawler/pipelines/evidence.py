@@ -1,4 +1,5 @@
-"""Item pipeline that judges each capture and records it in the evidence database.
+"""Item pipeline that records each capture in the evidence database, judged by
+``crawler.verdicts.capture``.
 
 Captures are committed in batches (``EVIDENCE_DB_BATCH_SIZE`` captures or
 ``EVIDENCE_DB_BATCH_SECONDS``, whichever comes first), each batch after one fsync of the
@@ -9,7 +10,6 @@ fetches again.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from datetime import timezone
@@ -23,24 +23,13 @@ from crawler.db import open_database
 from crawler.middlewares.warcrecorder import Hop
 from crawler.models import Capture, Probe, Record, Target
 from crawler.pipelines.history import Good, TargetHistory, load_histories
-from crawler.snapshots import load_snapshot
 from crawler.warc.metadata import metadata_record
 from crawler.exceptions import ArchiveError
 from crawler.warc.runstore import FATAL_STAT, record_closed, stop_for_archive_failure, store_for
 from crawler.spiders.citations import CaptureItem, CitationSpider, Fetched
-from crawler.verdicts import Facts, History, judge
-from crawler.verdicts.fingerprint import (
-    Meaning,
-    Noise,
-    as_bytes,
-    basis_of,
-    bytes_fingerprint,
-    is_current,
-    is_deferred,
-    meaning,
-    text_fingerprint,
-)
-from crawler.verdicts.soft404 import ProbeAnswer, signals
+from crawler.verdicts.capture import CaptureJudge, Earlier, is_present
+from crawler.verdicts.fingerprint import Noise, is_current, is_deferred, meaning
+from crawler.verdicts.soft404 import ProbeAnswer
 
 if TYPE_CHECKING:
     from scrapy import Spider
@@ -71,19 +60,11 @@ class EvidencePipeline:
         self._new_probes: list[Probe] = []
         self._probe_links: list[tuple[Capture, Probe]] = []
         self._histories: dict[str, TargetHistory] = {}
-        # (target id, fingerprint, basis, noise size) of an earlier capture -> its
-        # fingerprints under the rules in force, None if its payload is unreadable
-        self._rebased: dict[tuple[int, str, str | None, int], Earlier | None] = {}
-        # Rows already rewritten to a rebased result in this crawl (same keys).
+        self.judge = CaptureJudge(self.store.directory, gone_after=self.gone_after, count=self.stats.inc_value)
+        # Earlier rows already rewritten to a rebased result in this crawl
+        # (``CaptureJudge.rebased_key``).
         self._rewritten: set[tuple[int, str, str | None, int]] = set()
         self.refetch = settings.getbool("EVIDENCE_NOISE_REFETCH")
-        # Per target: the noise in force, and the targets whose noise grew this crawl.
-        self._noise: dict[int, Noise] = {}
-        self._noise_grew: set[int] = set()
-        # Per URL: its page as judged before the second fetch (not extracted twice).
-        self._prepared: dict[str, Meaning] = {}
-        # URLs whose second fetch taught something this crawl (signal ``noise_learned``).
-        self._learned: set[str] = set()
         # Per URL: the archived hops of its second fetch, recorded with its capture.
         self._second: dict[str, list[Hop]] = {}
         self._batch: Session | None = None
@@ -186,7 +167,6 @@ class EvidencePipeline:
             content_type=last.content_type if last else None,
             content_length=last.body_length if last else None,
             payload_digest=last.payload_digest if last else None,
-            truncated=last.truncated if last else None,
             error_kind=item.error_kind,
             error=item.error,
             warc_filename=last.response.filename if last else None,
@@ -194,161 +174,40 @@ class EvidencePipeline:
             warc_length=last.response.length if last else None,
             payload_filename=last.payload_at[0] if last and last.payload_at else None,
             payload_offset=last.payload_at[1] if last and last.payload_at else None,
-            signals=[],
         )
         records = record_rows(item.hops)
-
-        previous = history.previous
-        noise = self._noise_of(history)
-        page = None
-        # What the verdict compares: fingerprints under the rules in force only, never a
-        # deferred one or one made by another extractor or with other noise (below).
-        judged = None
-        last_good = previous.fingerprint if previous else None
-        last_boilerplate = previous.boilerplate if previous else None
-        # A 304 to our conditional request says the page is the archived original.
-        present = last is not None and (200 <= last.status < 300 or last.record_type == "revisit" and last.status == 304)
-        if last is not None and present:
-            # Bytes identical to the last good capture mean the same text: no need to
-            # extract it again, and no content signal can fire that did not fire then.
-            same_bytes = previous is not None and previous.payload_digest == last.payload_digest
+        probe = None
+        # The probe is recorded with the captures that used it: those judged present.
+        if is_present(last):
             probe = self._probe_answer(session, item.probe)
             if item.probe is not None:
                 self._probe_links.append((capture, self._probes[item.probe.url][0]))
-            if same_bytes and previous is not None:
-                capture.fingerprint, capture.basis, capture.boilerplate = previous.fingerprint, previous.basis, previous.boilerplate
-            else:
-                page = self._prepared.pop(item.url, None)
-                if page is None:
-                    # Text only tells something once there are other bytes to compare it
-                    # with: with no earlier good capture, it is extracted later, if ever
-                    # (crawler/verdicts/fingerprint.py). Unless a probe answered with a page
-                    # of the same kind, whose text the soft-404 signals compare with this one's.
-                    defer = _deferrable(probe) if previous is None else frozenset()
-                    page = meaning(item.body, last.content_type, item.content_encoding, item.checked_at, defer=defer, noise=noise)
-                if is_deferred(page.fingerprint):
-                    self.stats.inc_value(f"evidence/text/deferred/{page.kind}")
-                capture.fingerprint, capture.boilerplate = page.fingerprint, page.boilerplate_fingerprint
-                capture.basis = None if is_deferred(page.fingerprint) else page.basis
-            capture.signals = signals(
-                item.url,
-                [(hop.url, hop.status) for hop in item.hops if not _retried(hop, item.hops)],
-                last.content_type,
-                previous.content_type if previous else None,
-                page,
-                probe,
-                item.checked_at,
-            )
-            judged = capture.fingerprint
-            if previous is not None and not same_bytes and not is_current(previous.fingerprint, previous.basis, noise):
-                earlier = self._rebase(session, item.url, target_id, previous, noise)
-                if earlier is not None:
-                    last_good, last_boilerplate = earlier.fingerprint, earlier.boilerplate
-                else:
-                    # The earlier text is out of reach: compare the bytes rather than
-                    # calling the capture unchanged (or changed) on no evidence.
-                    last_good, last_boilerplate = as_bytes(previous.fingerprint or ""), None
-                    if not last_good.startswith("bytes:"):
-                        last_good = "bytes:sha256:unreadable"
-                    judged = bytes_fingerprint(item.body, item.content_encoding)
-                    capture.signals = [*capture.signals, "previous_unreadable"]
-            if item.url in self._learned:
-                capture.signals = [*capture.signals, "noise_learned"]
-        if target_id in self._noise_grew:
-            self._noise_grew.discard(target_id)
+
+        def rebase(good: Good, noise: Noise) -> Earlier | None:
+            return self._rebase(session, item.url, target_id, good, noise)
+
+        judged = self.judge.judge(item, history, probe, rebase)
+        capture.fingerprint, capture.basis, capture.boilerplate = judged.fingerprint, judged.basis, judged.boilerplate
+        capture.signals, capture.truncated = judged.signals, judged.truncated
+        capture.state, capture.reason, capture.change = judged.state, judged.reason, judged.change
+        capture.differs_from_first = judged.differs_from_first
+        noise = self.judge.grown_noise(target_id)
+        if noise is not None:
             session.execute(update(Target).where(Target.id == target_id).values(noise=sorted(noise.templates)))
-
-        if last is not None and last.certificate is not None:
-            capture.signals = [*capture.signals, *(f"tls_{p}" for p in last.certificate.problems)]
-        capture.signals = [*capture.signals, *sorted({signal for hop in item.hops for signal in hop.signals})]
-        if page is not None and not capture.truncated and page.coding == "cut":
-            capture.truncated = "encoding"
-            capture.signals = [*capture.signals, "content_coding_cut"]
-        elif page is not None and page.coding == "bomb":
-            capture.signals = [*capture.signals, "decompression_bomb"]
-
-        facts = Facts(
-            cited_url=item.url,
-            http_status=200 if present else capture.http_status,
-            final_url=capture.final_url,
-            truncated=capture.truncated,
-            error_kind=item.error_kind,
-            redirected=any(300 <= hop.status < 400 for hop in item.hops[:-1]),
-            payload_digest=capture.payload_digest,
-            fingerprint=judged,
-            signals=tuple(capture.signals),
-            boilerplate=capture.boilerplate,
-        )
-        past = History(
-            last_good_fingerprint=last_good,
-            last_good_payload_digest=previous.payload_digest if previous else None,
-            recent=list(history.recent),
-            last_good_boilerplate=last_boilerplate,
-        )
-        verdict = judge(facts, past, gone_after=self.gone_after)
-        capture.state, capture.reason, capture.change = verdict.state, verdict.reason, verdict.change
-        if capture.state in ("ok", "changed"):
-            capture.differs_from_first = self._differs_from_first(session, item, history, capture, noise)
         records.append(self._write_metadata(item, capture, history, position=len(records)))
         # The second fetch of a noise check belongs to this capture: archived, it is part
         # of what the verdict rests on.
         records.extend(record_rows(self._second.pop(item.url, []), start=len(records)))
         return capture, records
 
-    def _differs_from_first(
-        self, session: Session, item: CaptureItem, history: TargetHistory, capture: Capture, noise: Noise
-    ) -> bool:
-        """Whether this capture's meaning differs from that of the first good capture (what was cited)."""
-        first, mine = history.first, capture.fingerprint
-        if first is None or (first.fingerprint == mine and first.basis == capture.basis):
-            return False
-        theirs: str | None = first.fingerprint
-        if not is_current(first.fingerprint, first.basis, noise):
-            rebased = self._rebase(session, item.url, history.target_id, first, noise)
-            theirs = rebased.fingerprint if rebased else None
-        ours: str | None = mine
-        if not is_current(mine, capture.basis, noise):
-            previous = history.previous
-            # Same bytes as the previous capture, made under other rules (or never extracted).
-            rebased = self._rebase(session, item.url, history.target_id, previous, noise) if previous is not None \
-                and previous.fingerprint == mine else None
-            ours = rebased.fingerprint if rebased else None
-        if theirs is None or ours is None:
-            # Some text is out of reach: compare the bytes.
-            mine_bytes = as_bytes(mine) if is_deferred(mine) else bytes_fingerprint(item.body, item.content_encoding)
-            return as_bytes(first.fingerprint or "") != mine_bytes
-        return theirs != ours
-
-    def _noise_of(self, history: TargetHistory) -> Noise:
-        noise = self._noise.get(history.target_id)
-        if noise is None:
-            noise = self._noise[history.target_id] = Noise(history.noise or ())
-        return noise
-
     async def _learn_noise(self, item: CaptureItem) -> None:
-        """Before a page is called ``changed``, fetch it once more: text that differs
-        between two answers seconds apart is per-request noise, left out of this URL's
-        fingerprints from now on (kept in ``targets.noise`` for later runs).
-
-        Only for an HTML page whose bytes and evidence text differ from its last good
-        capture's: an unchanged page costs no second request. What was learned applies to
-        the earlier capture too (re-extracted from its WARC record under the new noise),
-        so the verdict compares like with like.
-        """
+        """Fetch a page that looks changed once more, for the judge to learn its noise
+        from (``CaptureJudge.worth_a_second_fetch``)."""
         history = self._histories.get(item.url)
-        last = item.hops[-1] if item.hops else None
-        if history is None or history.previous is None or item.error_kind is not None or last is None:
+        if history is None:
             return
-        previous = history.previous
-        if not 200 <= last.status < 300 or last.truncated or last.payload_digest == previous.payload_digest:
-            return
-        noise = self._noise_of(history)
-        page = meaning(item.body, last.content_type, item.content_encoding, item.checked_at, noise=noise)
-        if page.kind != "html" or page.coding not in ("none", "complete"):
-            return
-        self._prepared[item.url] = page
-        earlier = self._earlier(item.url, history.target_id, previous, noise)
-        if earlier is None or earlier.fingerprint == page.fingerprint:
+        page = self.judge.worth_a_second_fetch(item, history)
+        if page is None:
             return
         spider = self.crawler.spider
         if not isinstance(spider, CitationSpider):
@@ -356,68 +215,10 @@ class EvidencePipeline:
         again = await spider.fetch_again(item.url)
         self._second[item.url] = again.hops
         self.stats.inc_value("evidence/noise/refetched")
-        other = again.hops[-1] if again.hops else None
-        if again.error_kind is not None or other is None or other.status != last.status or other.truncated:
-            return
-        second = meaning(again.body, other.content_type, again.content_encoding, again.checked_at, noise=noise)
-        if second.kind != "html":
-            return
-        learned = noise.learn(page.text, second.text).learn(page.boilerplate, second.boilerplate)
-        if learned is noise:
-            return
-        self.stats.inc_value("evidence/noise/learned")
-        self._noise[history.target_id] = learned
-        self._noise_grew.add(history.target_id)
-        self._learned.add(item.url)
-        when = item.checked_at
-        self._prepared[item.url] = dataclasses.replace(
-            page,
-            fingerprint=text_fingerprint(page.text, when, learned),
-            boilerplate_fingerprint=text_fingerprint(page.boilerplate, when, learned) if page.boilerplate else None,
-            basis=basis_of("html", learned),
-        )
-
-    def _earlier(self, url: str, target_id: int, good: Good, noise: Noise) -> Earlier | None:
-        """An earlier good capture's fingerprints under the rules in force with ``noise``:
-        as stored where they were made under them, else re-extracted from its WARC record
-        (once per crawl); None (and a warning) if its payload cannot be read back."""
-        if is_current(good.fingerprint, good.basis, noise):
-            return Earlier(good.fingerprint or "", good.boilerplate, good.basis)
-        key = (target_id, good.fingerprint or "", good.basis, len(noise))
-        if key in self._rebased:
-            return self._rebased[key]
-        earlier: Earlier | None = None
-        stored = good.fingerprint or ""
-        try:
-            if good.warc_filename is None or good.warc_offset is None:
-                raise ArchiveError(f"capture {good.capture_id} has no WARC record in the database")
-            archived = Capture(
-                warc_filename=good.warc_filename,
-                warc_offset=good.warc_offset,
-                payload_filename=good.payload_filename,
-                payload_offset=good.payload_offset,
-            )
-            snapshot = load_snapshot(self.store.directory, archived, decode=False)
-            # The payload read back must be the one the deferred fingerprint names.
-            if is_deferred(stored) and bytes_fingerprint(snapshot.body, snapshot.content_encoding) != as_bytes(stored):
-                raise ArchiveError(f"the payload archived in {good.warc_filename} is not the one capture {good.capture_id} recorded")
-        except ArchiveError as exc:
-            logger.warning(
-                "%s: cannot read back the earlier capture %s from %s to compare its text; comparing bytes instead "
-                "(signal previous_unreadable): %s",
-                url, good.capture_id, good.warc_filename, exc,
-            )
-            self.stats.inc_value("evidence/text/unreadable")
-        else:
-            when = good.checked_at.replace(tzinfo=timezone.utc) if good.checked_at else None
-            page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when, noise=noise)
-            earlier = Earlier(page.fingerprint, page.boilerplate_fingerprint, page.basis)
-            self.stats.inc_value("evidence/text/resolved" if is_deferred(stored) else "evidence/text/rebased")
-        self._rebased[key] = earlier
-        return earlier
+        self.judge.learn_noise(item, history, page, again)
 
     def _rebase(self, session: Session, url: str, target_id: int, good: Good, noise: Noise) -> Earlier | None:
-        """``_earlier``, with every earlier capture of the target that holds the same
+        """``CaptureJudge.earlier``, with every earlier capture of the target that holds the same
         fingerprint under the same rules rewritten to the result.
 
         Those captures hold the same text (or, deferred, the same bytes). Rewriting the
@@ -431,8 +232,8 @@ class EvidencePipeline:
         metadata records hold no fingerprints. A failed batch rolls the update back with
         the rest, leaving the rows as they were, which stays consistent.
         """
-        earlier = self._earlier(url, target_id, good, noise)
-        key = (target_id, good.fingerprint or "", good.basis, len(noise))
+        earlier = self.judge.earlier(url, target_id, good, noise)
+        key = self.judge.rebased_key(target_id, good, noise)
         if earlier is None or key in self._rewritten or is_current(good.fingerprint, good.basis, noise):
             return earlier
         self._rewritten.add(key)
@@ -518,15 +319,6 @@ _CAPTURES = Capture.metadata.tables[Capture.__tablename__]
 _INSERT_CAPTURES = insert(_CAPTURES).returning(_CAPTURES.c.id, sort_by_parameter_order=True)
 _INSERT_RECORDS = insert(Record.metadata.tables[Record.__tablename__])
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Earlier:
-    """An earlier capture's fingerprints under the rules in force."""
-
-    fingerprint: str
-    boilerplate: str | None
-    basis: str | None
-
-
 #: A ``records`` row to be inserted: every column but ``id``, keyed by name.
 RecordRow = dict[str, Any]
 
@@ -557,22 +349,6 @@ def insert_captures(session: Session, captures: list[tuple[Capture, list[RecordR
             rows.append(record)
     if rows:
         connection.execute(_INSERT_RECORDS, rows)
-
-
-_TEXT_KINDS = frozenset({"html", "pdf"})
-
-
-def _deferrable(probe: ProbeAnswer | None) -> frozenset[str]:
-    """The kinds of page whose text need not be extracted now: all but the kind a probe
-    answered 2xx with, whose text the soft-404 signals compare with the page's."""
-    if probe is None or probe.status is None or not 200 <= probe.status < 300 or probe.meaning is None:
-        return _TEXT_KINDS
-    return _TEXT_KINDS - {probe.meaning.kind}
-
-
-def _retried(hop: Hop, hops: list[Hop]) -> bool:
-    """A failed attempt that was retried is not a step of the redirect chain."""
-    return hop is not hops[-1] and not 300 <= hop.status < 400
 
 
 def _row(**values: Any) -> RecordRow:

@@ -1,0 +1,355 @@
+"""Judging one capture: a recorded exchange and its target's past in, the capture's
+fingerprint, signals and verdict out.
+
+``CaptureJudge`` holds what a crawl learns as it goes, per target: the noise in force
+(text that differs between two answers seconds apart), and earlier captures' fingerprints
+re-made under the rules in force. It writes no rows and no WARC records: the pipeline
+(``crawler/pipelines/evidence.py``) records what it returns, and rewrites earlier rows
+through the ``Rebase`` it hands in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from datetime import timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crawler.exceptions import ArchiveError
+from crawler.models import Capture
+from crawler.snapshots import load_snapshot
+from crawler.verdicts.fingerprint import (
+    Meaning,
+    Noise,
+    as_bytes,
+    basis_of,
+    bytes_fingerprint,
+    is_current,
+    is_deferred,
+    meaning,
+    text_fingerprint,
+)
+from crawler.verdicts.rules import Facts, History, judge
+from crawler.verdicts.soft404 import ProbeAnswer, signals
+
+if TYPE_CHECKING:
+    from crawler.middlewares.warcrecorder import Hop
+    from crawler.pipelines.history import Good, TargetHistory
+    from crawler.spiders.citations import CaptureItem, Fetched
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Earlier:
+    """An earlier capture's fingerprints under the rules in force."""
+
+    fingerprint: str
+    boilerplate: str | None
+    basis: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Judgement:
+    """What a capture's row records of its judging."""
+
+    fingerprint: str | None
+    basis: str | None
+    boilerplate: str | None
+    signals: list[str]
+    #: the body's cut (``max_body``, ``length``... as recorded, or ``encoding``: the
+    #: content coding ends mid-stream)
+    truncated: str | None
+    state: str
+    reason: str
+    change: str | None
+    #: whether its meaning differs from the first good capture's (what was cited); only
+    #: for a capture judged present
+    differs_from_first: bool | None
+
+
+#: An earlier good capture of the target under the rules in force with the noise given
+#: (None: its payload cannot be read back). The pipeline's also rewrites the earlier rows.
+Rebase = Callable[["Good", Noise], "Earlier | None"]
+
+_TEXT_KINDS = frozenset({"html", "pdf"})
+
+
+def is_present(last: Hop | None) -> bool:
+    """The last hop archived the page: a 2xx, or a 304 to our conditional request, which
+    says the page is the archived original."""
+    return last is not None and (200 <= last.status < 300 or last.record_type == "revisit" and last.status == 304)
+
+
+class CaptureJudge:
+    """Judges the captures of one crawl (``judge``), learning noise on the way
+    (``worth_a_second_fetch``, ``learn_noise``)."""
+
+    def __init__(self, archive_dir: Path, *, gone_after: int, count: Callable[[str], None] | None = None) -> None:
+        self.archive_dir = archive_dir
+        self.gone_after = gone_after
+        # What happened, by name (``evidence/text/...``, ``evidence/noise/learned``): Scrapy's stats.
+        self.count = count or (lambda name: None)
+        # (target id, fingerprint, basis, noise size) of an earlier capture -> its
+        # fingerprints under the rules in force, None if its payload is unreadable
+        self._rebased: dict[tuple[int, str, str | None, int], Earlier | None] = {}
+        # Per target: the noise in force, and the targets whose noise grew this crawl.
+        self._noise: dict[int, Noise] = {}
+        self._noise_grew: set[int] = set()
+        # Per URL: its page as judged before the second fetch (not extracted twice).
+        self._prepared: dict[str, Meaning] = {}
+        # URLs whose second fetch taught something this crawl (signal ``noise_learned``).
+        self._learned: set[str] = set()
+
+    def noise_of(self, history: TargetHistory) -> Noise:
+        noise = self._noise.get(history.target_id)
+        if noise is None:
+            noise = self._noise[history.target_id] = Noise(history.noise or ())
+        return noise
+
+    def grown_noise(self, target_id: int) -> Noise | None:
+        """The target's noise, once, if this crawl learned more of it: to be kept for later runs."""
+        if target_id not in self._noise_grew:
+            return None
+        self._noise_grew.discard(target_id)
+        return self._noise[target_id]
+
+    def judge(
+        self, item: CaptureItem, history: TargetHistory, probe: ProbeAnswer | None, rebase: Rebase | None = None
+    ) -> Judgement:
+        """Judge ``item`` against ``history``; ``probe`` is the soft-404 probe's answer for
+        its URL shape, and ``rebase`` re-makes an earlier capture's fingerprints under the
+        rules in force (default: ``earlier``, rewriting nothing)."""
+        if rebase is None:
+            def rebase(good: Good, noise: Noise) -> Earlier | None:
+                return self.earlier(item.url, history.target_id, good, noise)
+
+        last = item.hops[-1] if item.hops else None
+        fingerprint: str | None = None
+        basis: str | None = None
+        boilerplate: str | None = None
+        found: list[str] = []
+        truncated = last.truncated if last else None
+
+        previous = history.previous
+        noise = self.noise_of(history)
+        page = None
+        # What the verdict compares: fingerprints under the rules in force only, never a
+        # deferred one or one made by another extractor or with other noise (below).
+        judged = None
+        last_good = previous.fingerprint if previous else None
+        last_boilerplate = previous.boilerplate if previous else None
+        present = is_present(last)
+        if last is not None and present:
+            # Bytes identical to the last good capture mean the same text: no need to
+            # extract it again, and no content signal can fire that did not fire then.
+            same_bytes = previous is not None and previous.payload_digest == last.payload_digest
+            if same_bytes and previous is not None:
+                fingerprint, basis, boilerplate = previous.fingerprint, previous.basis, previous.boilerplate
+            else:
+                page = self._prepared.pop(item.url, None)
+                if page is None:
+                    # Text only tells something once there are other bytes to compare it
+                    # with: with no earlier good capture, it is extracted later, if ever
+                    # (crawler/verdicts/fingerprint.py). Unless a probe answered with a page
+                    # of the same kind, whose text the soft-404 signals compare with this one's.
+                    defer = _deferrable(probe) if previous is None else frozenset()
+                    page = meaning(item.body, last.content_type, item.content_encoding, item.checked_at, defer=defer, noise=noise)
+                if is_deferred(page.fingerprint):
+                    self.count(f"evidence/text/deferred/{page.kind}")
+                fingerprint, boilerplate = page.fingerprint, page.boilerplate_fingerprint
+                basis = None if is_deferred(page.fingerprint) else page.basis
+            found = signals(
+                item.url,
+                [(hop.url, hop.status) for hop in item.hops if not _retried(hop, item.hops)],
+                last.content_type,
+                previous.content_type if previous else None,
+                page,
+                probe,
+                item.checked_at,
+            )
+            judged = fingerprint
+            if previous is not None and not same_bytes and not is_current(previous.fingerprint, previous.basis, noise):
+                earlier = rebase(previous, noise)
+                if earlier is not None:
+                    last_good, last_boilerplate = earlier.fingerprint, earlier.boilerplate
+                else:
+                    # The earlier text is out of reach: compare the bytes rather than
+                    # calling the capture unchanged (or changed) on no evidence.
+                    last_good, last_boilerplate = as_bytes(previous.fingerprint or ""), None
+                    if not last_good.startswith("bytes:"):
+                        last_good = "bytes:sha256:unreadable"
+                    judged = bytes_fingerprint(item.body, item.content_encoding)
+                    found = [*found, "previous_unreadable"]
+            if item.url in self._learned:
+                found = [*found, "noise_learned"]
+
+        if last is not None and last.certificate is not None:
+            found = [*found, *(f"tls_{p}" for p in last.certificate.problems)]
+        found = [*found, *sorted({signal for hop in item.hops for signal in hop.signals})]
+        if page is not None and not truncated and page.coding == "cut":
+            truncated = "encoding"
+            found = [*found, "content_coding_cut"]
+        elif page is not None and page.coding == "bomb":
+            found = [*found, "decompression_bomb"]
+
+        facts = Facts(
+            cited_url=item.url,
+            http_status=200 if present else (last.status if last else None),
+            final_url=last.url if last else None,
+            truncated=truncated,
+            error_kind=item.error_kind,
+            redirected=any(300 <= hop.status < 400 for hop in item.hops[:-1]),
+            payload_digest=last.payload_digest if last else None,
+            fingerprint=judged,
+            signals=tuple(found),
+            boilerplate=boilerplate,
+        )
+        past = History(
+            last_good_fingerprint=last_good,
+            last_good_payload_digest=previous.payload_digest if previous else None,
+            recent=list(history.recent),
+            last_good_boilerplate=last_boilerplate,
+        )
+        verdict = judge(facts, past, gone_after=self.gone_after)
+        differs = None
+        if verdict.state in ("ok", "changed"):
+            differs = self._differs_from_first(item, history, fingerprint, basis, noise, rebase)
+        return Judgement(
+            fingerprint=fingerprint, basis=basis, boilerplate=boilerplate, signals=found, truncated=truncated,
+            state=verdict.state, reason=verdict.reason, change=verdict.change, differs_from_first=differs,
+        )
+
+    def _differs_from_first(
+        self, item: CaptureItem, history: TargetHistory, mine: str | None, basis: str | None, noise: Noise, rebase: Rebase
+    ) -> bool:
+        """Whether this capture's meaning differs from that of the first good capture (what was cited)."""
+        first = history.first
+        if first is None or (first.fingerprint == mine and first.basis == basis):
+            return False
+        theirs: str | None = first.fingerprint
+        if not is_current(first.fingerprint, first.basis, noise):
+            rebased = rebase(first, noise)
+            theirs = rebased.fingerprint if rebased else None
+        ours: str | None = mine
+        if not is_current(mine, basis, noise):
+            previous = history.previous
+            # Same bytes as the previous capture, made under other rules (or never extracted).
+            rebased = rebase(previous, noise) if previous is not None and previous.fingerprint == mine else None
+            ours = rebased.fingerprint if rebased else None
+        if theirs is None or ours is None:
+            # Some text is out of reach: compare the bytes.
+            mine_bytes = as_bytes(mine) if is_deferred(mine) else bytes_fingerprint(item.body, item.content_encoding)
+            return as_bytes(first.fingerprint or "") != mine_bytes
+        return theirs != ours
+
+    def worth_a_second_fetch(self, item: CaptureItem, history: TargetHistory) -> Meaning | None:
+        """Before a page is called ``changed``, it is fetched once more: text that differs
+        between two answers seconds apart is per-request noise, left out of this URL's
+        fingerprints from now on (``learn_noise``). The page as judged now if it is worth
+        it, else None.
+
+        Only for an HTML page whose bytes and evidence text differ from its last good
+        capture's: an unchanged page costs no second request. What was learned applies to
+        the earlier capture too (re-extracted from its WARC record under the new noise),
+        so the verdict compares like with like.
+        """
+        last = item.hops[-1] if item.hops else None
+        if history.previous is None or item.error_kind is not None or last is None:
+            return None
+        previous = history.previous
+        if not 200 <= last.status < 300 or last.truncated or last.payload_digest == previous.payload_digest:
+            return None
+        noise = self.noise_of(history)
+        page = meaning(item.body, last.content_type, item.content_encoding, item.checked_at, noise=noise)
+        if page.kind != "html" or page.coding not in ("none", "complete"):
+            return None
+        self._prepared[item.url] = page
+        earlier = self.earlier(item.url, history.target_id, previous, noise)
+        if earlier is None or earlier.fingerprint == page.fingerprint:
+            return None
+        return page
+
+    def learn_noise(self, item: CaptureItem, history: TargetHistory, page: Meaning, again: Fetched) -> None:
+        """Learn the noise between ``page`` (from ``worth_a_second_fetch``) and ``again``,
+        the second fetch of its URL; ``judge`` then uses it for the target."""
+        last = item.hops[-1]
+        noise = self.noise_of(history)
+        other = again.hops[-1] if again.hops else None
+        if again.error_kind is not None or other is None or other.status != last.status or other.truncated:
+            return
+        second = meaning(again.body, other.content_type, again.content_encoding, again.checked_at, noise=noise)
+        if second.kind != "html":
+            return
+        learned = noise.learn(page.text, second.text).learn(page.boilerplate, second.boilerplate)
+        if learned is noise:
+            return
+        self.count("evidence/noise/learned")
+        self._noise[history.target_id] = learned
+        self._noise_grew.add(history.target_id)
+        self._learned.add(item.url)
+        when = item.checked_at
+        self._prepared[item.url] = dataclasses.replace(
+            page,
+            fingerprint=text_fingerprint(page.text, when, learned),
+            boilerplate_fingerprint=text_fingerprint(page.boilerplate, when, learned) if page.boilerplate else None,
+            basis=basis_of("html", learned),
+        )
+
+    def earlier(self, url: str, target_id: int, good: Good, noise: Noise) -> Earlier | None:
+        """An earlier good capture's fingerprints under the rules in force with ``noise``:
+        as stored where they were made under them, else re-extracted from its WARC record
+        (once per crawl); None (and a warning) if its payload cannot be read back."""
+        if is_current(good.fingerprint, good.basis, noise):
+            return Earlier(good.fingerprint or "", good.boilerplate, good.basis)
+        key = self.rebased_key(target_id, good, noise)
+        if key in self._rebased:
+            return self._rebased[key]
+        earlier: Earlier | None = None
+        stored = good.fingerprint or ""
+        try:
+            if good.warc_filename is None or good.warc_offset is None:
+                raise ArchiveError(f"capture {good.capture_id} has no WARC record in the database")
+            archived = Capture(
+                warc_filename=good.warc_filename,
+                warc_offset=good.warc_offset,
+                payload_filename=good.payload_filename,
+                payload_offset=good.payload_offset,
+            )
+            snapshot = load_snapshot(self.archive_dir, archived, decode=False)
+            # The payload read back must be the one the deferred fingerprint names.
+            if is_deferred(stored) and bytes_fingerprint(snapshot.body, snapshot.content_encoding) != as_bytes(stored):
+                raise ArchiveError(f"the payload archived in {good.warc_filename} is not the one capture {good.capture_id} recorded")
+        except ArchiveError as exc:
+            logger.warning(
+                "%s: cannot read back the earlier capture %s from %s to compare its text; comparing bytes instead "
+                "(signal previous_unreadable): %s",
+                url, good.capture_id, good.warc_filename, exc,
+            )
+            self.count("evidence/text/unreadable")
+        else:
+            when = good.checked_at.replace(tzinfo=timezone.utc) if good.checked_at else None
+            page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when, noise=noise)
+            earlier = Earlier(page.fingerprint, page.boilerplate_fingerprint, page.basis)
+            self.count("evidence/text/resolved" if is_deferred(stored) else "evidence/text/rebased")
+        self._rebased[key] = earlier
+        return earlier
+
+    def rebased_key(self, target_id: int, good: Good, noise: Noise) -> tuple[int, str, str | None, int]:
+        """Which earlier captures ``earlier`` treats as one: same target, fingerprint, rules and noise."""
+        return (target_id, good.fingerprint or "", good.basis, len(noise))
+
+
+def _deferrable(probe: ProbeAnswer | None) -> frozenset[str]:
+    """The kinds of page whose text need not be extracted now: all but the kind a probe
+    answered 2xx with, whose text the soft-404 signals compare with the page's."""
+    if probe is None or probe.status is None or not 200 <= probe.status < 300 or probe.meaning is None:
+        return _TEXT_KINDS
+    return _TEXT_KINDS - {probe.meaning.kind}
+
+
+def _retried(hop: Hop, hops: list[Hop]) -> bool:
+    """A failed attempt that was retried is not a step of the redirect chain."""
+    return hop is not hops[-1] and not 300 <= hop.status < 400
