@@ -112,3 +112,26 @@ def test_settings_override_the_environment(workspace: Workspace, site: MockServe
     assert accepted.returncode == 1 and accepted.stderr == ""
     (_, _, message), = inbox.messages
     assert site.url("/nota") in message.get_payload(decode=True).decode()
+
+
+def test_a_database_password_never_reaches_a_webhook_or_an_inbox():
+    """A PostgreSQL URL names its password; the notification names the database without it."""
+    from crawler.notify import notify
+    from crawler.runs import News, RunSummary
+
+    news = News("https://www.gob.mx/informe", "gone", "gone", "http_404", "ok", (("informe.md", "3"),))
+    summary = RunSummary(run_id=7, status="finished", targets=1, captured=1, news=[news])
+    url = "postgresql://evidence:s3cr3t-pw@127.0.0.1:5432/evidence"
+    with smtp_server() as (inbox, port), webhook_server() as (hooks, hook_url):
+        settings = {
+            "EVIDENCE_SMTP_HOST": "127.0.0.1", "EVIDENCE_SMTP_PORT": port, "EVIDENCE_SMTP_USER": SMTP_USER,
+            "EVIDENCE_SMTP_PASSWORD": SMTP_PASSWORD, "EVIDENCE_SMTP_FROM": "evidence@example.org",
+        }
+        failures = notify(summary, url, webhooks=[hook_url], emails=["ops@example.org"], settings=settings)
+    assert failures == []
+    (hook,) = hooks
+    assert hook["json"]["database"] == "postgresql://evidence:***@127.0.0.1:5432/evidence"
+    ((_, _, message),) = inbox.messages
+    text = message.get_payload(decode=True).decode()
+    assert "s3cr3t-pw" not in json.dumps(hook["json"]) and "s3cr3t-pw" not in text
+    assert "postgresql://evidence:***@127.0.0.1:5432/evidence" in text

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler import __version__
+from crawler.db import display_name
 from crawler.exceptions import NotifyError
 from crawler.notify.email import SmtpSettings, send_mail
 from crawler.notify.webhook import post_json
@@ -70,7 +71,8 @@ def notify(
     tried): a notification that was not sent never undoes a run."""
     if not summary.news or not (webhooks or emails):
         return []
-    message = build_message(summary, database)
+    # A PostgreSQL URL may carry its password: a webhook or an inbox is no place for it.
+    message = build_message(summary, display_name(database))
     try:
         smtp = SmtpSettings.resolve(settings or {})
     except NotifyError as exc:
