@@ -78,3 +78,7 @@ class NoCitations(DocumentError):
         super().__init__(f"{source} cites no http or https URL{skipped}; check that it is the right document")
         self.source = source
         self.problems = problems
+
+
+class ClaimError(EvidenceError):
+    """A pinned passage cannot be looked for: it holds no word or number to find."""
