@@ -206,6 +206,9 @@ def test_the_crawl_keeps_the_memento_of_each_cited_date(tmp_path: Path, site: Op
     assert nothing.returncode == 0 and "nothing to look up" in nothing.stdout
     shown = workspace.run("show", "--cited", site.url("/plan-2017"))
     assert shown.returncode == 0 and shown.stdout == CASES["original"].expected.body.decode()  # type: ignore[union-attr]
+    # The lookups' records are checked with the rest.
+    verified = workspace.run("verify")
+    assert verified.returncode == 0 and "all intact" in verified.stdout, verified.stdout
 
 
 def silent_server() -> socket.socket:
