@@ -141,6 +141,22 @@ def _store_options(func: Any) -> Any:
     return func
 
 
+def _archives_option(func: Any) -> Any:
+    return click.option(
+        "--archives", metavar="URL,...",
+        help="Web archives (Wayback-style collection base URLs) asked for each cited URL's copy as of its cited "
+        "date; an empty value turns the lookups off [env: EVIDENCE_ARCHIVES; default: https://web.archive.org/web/].",
+    )(func)
+
+
+def _archives(given: str | None) -> str | None:
+    """``--archives``, else ``EVIDENCE_ARCHIVES`` from the environment: read here rather than
+    by click, which takes an empty variable for an absent one, and empty turns lookups off."""
+    import os
+
+    return given if given is not None else os.environ.get("EVIDENCE_ARCHIVES")
+
+
 def _format_option(func: Any) -> Any:
     func = click.option("--json", "fmt", flag_value="json", help="Print JSON.")(func)
     func = click.option("--csv", "fmt", flag_value="csv", help="Print CSV.")(func)
@@ -192,6 +208,7 @@ def cli() -> None:
     "--processes", type=click.IntRange(min=1),
     help="Split the URLs by host over this many crawl processes, to use more cores [default: 1].",
 )
+@_archives_option
 def crawl(
     documents: tuple[str, ...],
     db: str,
@@ -211,6 +228,7 @@ def crawl(
     frontier: str | None,
     workers: int,
     processes: int | None,
+    archives: str | None,
 ) -> None:
     """Visit every URL the DOCUMENTS cite and archive what each answers.
 
@@ -232,7 +250,7 @@ def crawl(
         log_level=logging.getLevelName(_log_level(verbose, quiet)),
         user_agent=user_agent, timeout=timeout, max_body=max_body, gone_after=gone_after,
         obey_robots=obey_robots, allow_private=allow_private, processes=processes,
-        progress=not quiet, overrides=overrides,
+        progress=not quiet, archives=_archives(archives), overrides=overrides,
     )
     settings = chosen.crawl
 
@@ -277,6 +295,54 @@ def crawl(
         )
         sys.exit(EXIT_FAILURE)
     sys.exit(EXIT_NEWS if summary.evidence_news else EXIT_OK)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("url", required=False)
+@_store_options
+@click.option("--all", "every", is_flag=True, help="Every cited URL with a cited date.")
+@click.option("--refresh", is_flag=True, help="Look up again those already answered (found or none).")
+@_archives_option
+@click.option("--user-agent", envvar="EVIDENCE_USER_AGENT", help="User-Agent to send [env: EVIDENCE_USER_AGENT].")
+@click.option("--timeout", type=click.FloatRange(min=1), help="Seconds before a download is abandoned [default: 30].")
+@click.option(
+    "--allow-private", is_flag=True, envvar="EVIDENCE_ALLOW_PRIVATE",
+    help="Also fetch hosts on private, loopback or link-local addresses [env: EVIDENCE_ALLOW_PRIVATE].",
+)
+@click.option("-s", "--set", "overrides", multiple=True, metavar="NAME=VALUE", help="Override a Scrapy or EVIDENCE_* setting.")
+@click.option("-v", "--verbose", count=True, help="More log detail on stderr (-v, -vv).")
+def lookup(
+    url: str | None, db: str, archive: str, every: bool, refresh: bool, archives: str | None, user_agent: str | None,
+    timeout: float | None, allow_private: bool, overrides: tuple[str, ...], verbose: int,
+) -> None:
+    """Look up the web archives' copy of URL (or of every cited URL, --all) as of its cited date.
+
+    A crawl does this by itself once per cited URL and date; this runs only the lookups
+    still owed (never looked up, or the archives were unreachable), or all of them again
+    with --refresh. It takes the database's run lock like a crawl.
+    """
+    from crawler.db import database_url
+    from crawler.runlock import run_lock
+    from crawler.runner import run_lookups
+    from crawler.runs import crawl_settings
+
+    if bool(url) == every:
+        raise click.UsageError("give either a URL or --all")
+    chosen = crawl_settings(
+        archive=archive, log_level=logging.getLevelName(_log_level(verbose, False)), user_agent=user_agent,
+        timeout=timeout, allow_private=allow_private, progress=False, archives=_archives(archives), overrides=overrides,
+    )
+    with run_lock(db) as lock:
+        sessions = _open(db, create=False)
+        done = run_lookups(sessions, database_url(db), url, chosen.crawl, refresh=refresh, locked=lock is not None)
+    if done.run_id is None:
+        click.echo("nothing to look up: every cited URL with a cited date was looked up already (--refresh asks again)")
+        return
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(done.outcomes.items())) or "none recorded"
+    click.echo(f"run {done.run_id}: {done.owed} lookups ({counts})")
+    if done.missing:
+        click.echo(f"Error: run {done.run_id} stopped before {done.missing} lookups were recorded; run it again", err=True)
+        sys.exit(EXIT_FAILURE)
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -421,22 +487,35 @@ def history(url: str, db: str, archive: str, fmt: str) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout.")
 @click.option("--headers", is_flag=True, help="Print the archived HTTP status line and headers instead of the body.")
 @click.option("--raw", is_flag=True, help="Keep the content coding (gzip...) as served.")
-def show(url: str, db: str, archive: str, at: datetime | None, output: str | None, headers: bool, raw: bool) -> None:
+@click.option("--cited", is_flag=True, help="The web archive's copy of URL as of its cited date (`evidence lookup`), not a capture.")
+def show(
+    url: str, db: str, archive: str, at: datetime | None, output: str | None, headers: bool, raw: bool, cited: bool
+) -> None:
     """The archived payload of URL, read from the WARC at its stored offset."""
+    from crawler.mementos import cited_memento
     from crawler.reports.queries import snapshot_capture
-    from crawler.snapshots import load_snapshot
+    from crawler.snapshots import Located, load_snapshot
     from crawler.times import shown
 
+    if cited and at is not None:
+        raise click.UsageError("--cited shows the copy of the cited date: give it without --at")
     sessions = _open(db, create=False)
-    capture = snapshot_capture(sessions, url, at)
-    snapshot = load_snapshot(Path(archive), capture, decode=not raw and not headers)
+    located: Located
+    if cited:
+        memento = cited_memento(sessions, url)
+        assert memento.memento_datetime is not None  # a found memento has its time
+        located, what = memento, f"as archived by {memento.archive} {shown(memento.memento_datetime)}"
+    else:
+        capture = snapshot_capture(sessions, url, at)
+        located, what = capture, f"as captured {shown(capture.checked_at)}"
+    snapshot = load_snapshot(Path(archive), located, decode=not raw and not headers)
     data = snapshot.record.http_head + b"\r\n" if headers else snapshot.body
     if output:
         try:
             Path(output).write_bytes(data)
         except OSError as exc:
             raise EvidenceFailure(f"cannot write {output}: {exc.strerror}", EXIT_FAILURE) from exc
-        click.echo(f"wrote {len(data)} bytes of {url} as captured {shown(capture.checked_at)} to {output}", err=True)
+        click.echo(f"wrote {len(data)} bytes of {url} {what} to {output}", err=True)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

@@ -188,6 +188,8 @@ class Record(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
     probe_id: Mapped[int | None] = mapped_column(ForeignKey("probes.id", ondelete="CASCADE"))
+    # Set on the exchanges of a web archive lookup (crawler/memento/): never a capture's.
+    memento_id: Mapped[int | None] = mapped_column(ForeignKey("mementos.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     # request | response | revisit | metadata
     record_type: Mapped[str] = mapped_column(String(16))
@@ -205,6 +207,67 @@ class Record(Base):
     length: Mapped[int] = mapped_column(BigInteger)
     capture: Mapped[Capture | None] = relationship(back_populates="records")
     probe: Mapped[Probe | None] = relationship(back_populates="records")
+    memento: Mapped[MementoLookup | None] = relationship(back_populates="records")
+
+
+class MementoLookup(Base):
+    """One lookup of a cited URL in the web archives, for one cited date: what the archives
+    held of the page when it was cited (``crawler/memento/``).
+
+    Keyed by target and cited date, not by citation: every citation of a URL made on one
+    day shares the memento, and citations are rewritten when a document is imported again.
+    Rows are only added: the latest ``found`` or ``none`` row of a (target, cited date)
+    is what is known; an ``unreachable`` one only until a later lookup answers
+    (``crawler.reports.mementos``).
+    """
+
+    __tablename__ = "mementos"
+    __table_args__ = (Index("ix_mementos_target_cited", "target_id", "cited_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id"))
+    cited_at: Mapped[date]
+    looked_up_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # found | none | unreachable
+    outcome: Mapped[str] = mapped_column(String(16))
+    # The archive that holds the memento (found); the archives asked otherwise, one a line.
+    archive: Mapped[str | None] = mapped_column(Text)
+    # The memento a person can open (the archive's replay page) and its raw ``id_`` form,
+    # whose bytes are archived here.
+    memento_url: Mapped[str | None] = mapped_column(Text)
+    raw_url: Mapped[str | None] = mapped_column(Text)
+    memento_datetime: Mapped[datetime | None]
+    # The URL the memento archives: the cited one, or where its archived redirects led.
+    original_url: Mapped[str | None] = mapped_column(Text)
+    # The archived answer's status (200 when found).
+    http_status: Mapped[int | None]
+    content_type: Mapped[str | None] = mapped_column(Text)
+    payload_digest: Mapped[str | None] = mapped_column(String(80))
+    # Made as a live capture's (crawler/verdicts/fingerprint.py), with its basis.
+    fingerprint: Mapped[str | None] = mapped_column(String(80))
+    basis: Mapped[str | None] = mapped_column(String(64))
+    # Soft-404 signals of the memento (a found one has none that make it a "not found" page).
+    signals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Mementos passed over: archive, url, datetime, status, reason.
+    skipped: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    # Why the archives could not be asked (unreachable), one per archive.
+    error: Mapped[str | None] = mapped_column(Text)
+    # The memento's response record, as a capture's: where `show --cited` reads it.
+    warc_filename: Mapped[str | None] = mapped_column(String(255))
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    warc_length: Mapped[int | None] = mapped_column(BigInteger)
+    payload_filename: Mapped[str | None] = mapped_column(String(255))
+    payload_offset: Mapped[int | None] = mapped_column(BigInteger)
+    target: Mapped[Target] = relationship()
+    records: Mapped[list[Record]] = relationship(
+        back_populates="memento", cascade="all, delete-orphan", order_by="Record.position"
+    )
+
+    @property
+    def snapshot(self) -> str | None:
+        if self.warc_filename is None:
+            return None
+        return f"{self.warc_filename}#{self.warc_offset}"
 
 
 class Ack(Base):

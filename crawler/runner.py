@@ -7,19 +7,24 @@ import ctypes
 import logging
 import platform
 import sys
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scrapy import signals
 from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.settings import Settings
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.citations import Document as ParsedDocument
 from crawler.documents import all_cited_urls, has_documents, import_seed, record_file, require_citations
-from crawler.exceptions import RunFailed
+from crawler.exceptions import NotFound, RunFailed, SettingError
+from crawler.models import MementoLookup
 from crawler.gctuning import crawl_pace
+from crawler.mementos import LookupTask, archives_from, due_lookups
 from crawler.runs import (
     RunSummary,
     build_settings,
@@ -86,16 +91,24 @@ def crawl_here(
     settings: Settings,
     urls: list[str],
     before_start: Callable[[CrawlerProcess], None] | None = None,
+    lookups: list[LookupTask] | None = None,
 ) -> tuple[str | None, str | None]:
     """One Scrapy crawl of ``urls`` in this process: its finish reason and fatal archive
-    failure, if any. ``before_start`` is called once the reactor is installed."""
+    failure, if any. ``before_start`` is called once the reactor is installed.
+
+    ``lookups`` are the web archive lookups to run (default: those ``urls`` owe,
+    ``crawler.mementos.due_lookups``); none when ``EVIDENCE_ARCHIVES`` is empty."""
+    if not archives_from(settings.get("EVIDENCE_ARCHIVES")):
+        lookups = []
+    elif lookups is None:
+        lookups = due_lookups(sessions, urls)
     offline_public_suffixes()
     _fixed_mmap_threshold()
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(CitationSpider)
     tune_logging_on_start(crawler)
     process.crawl(
-        crawler, targets=urls, known_digests=known_digests(sessions, urls), originals=originals(sessions)
+        crawler, targets=urls, known_digests=known_digests(sessions, urls), originals=originals(sessions), lookups=lookups,
     )
     if before_start is not None:
         before_start(process)
@@ -104,6 +117,54 @@ def crawl_here(
     finish_reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
     fatal = crawler.stats.get_value(FATAL_STAT) if crawler.stats else None
     return finish_reason, fatal
+
+
+def run_lookups(
+    sessions: sessionmaker[Session],
+    db_url: str,
+    url: str | None,
+    overrides: dict[str, Any],
+    *,
+    refresh: bool = False,
+    locked: bool = False,
+) -> LookupSummary:
+    """``evidence lookup``: the web archive lookups of ``url`` (None: every cited URL) that
+    are owed, or all of them with ``refresh``, as a run of their own that captures nothing."""
+    settings = build_settings({**overrides, "EVIDENCE_DB_URL": db_url})
+    if not archives_from(settings.get("EVIDENCE_ARCHIVES")):
+        raise SettingError("no web archive to ask: EVIDENCE_ARCHIVES is empty; give --archives URL,...")
+    tasks = due_lookups(sessions, [url] if url is not None else None, refresh=refresh)
+    if url is not None and not tasks and not due_lookups(sessions, [url], refresh=True):
+        raise NotFound(
+            f"{url} is not a cited URL with a cited date; `evidence status` lists the cited URLs and their "
+            "cited_at (`evidence import --cited-at YYYY-MM-DD DOCUMENT` gives one)"
+        )
+    if not tasks:
+        return LookupSummary(None, Counter())
+    recover(sessions, Path(settings.get("EVIDENCE_ARCHIVE_DIR")), every=locked)
+    run_id = start_run(sessions, [], {**recorded_settings(settings), "lookups": len(tasks)})
+    settings.set("EVIDENCE_RUN_ID", run_id, priority="cmdline")
+    finish_reason, fatal = crawl_here(sessions, settings, [], lookups=tasks)
+    if fatal:
+        raise RunFailed(fail_run(sessions, run_id, fatal))
+    finish_run(sessions, run_id, [], finish_reason)
+    with sessions() as session:
+        outcomes = Counter(session.scalars(select(MementoLookup.outcome).where(MementoLookup.run_id == run_id)))
+    return LookupSummary(run_id, outcomes, len(tasks))
+
+
+@dataclass(frozen=True)
+class LookupSummary:
+    """What ``evidence lookup`` did: its run (None: nothing was owed) and outcomes."""
+
+    run_id: int | None
+    outcomes: Counter[str]
+    owed: int = 0
+
+    @property
+    def missing(self) -> int:
+        """Lookups owed that recorded nothing (the run was stopped)."""
+        return self.owed - sum(self.outcomes.values())
 
 
 def cited_urls(sessions: sessionmaker[Session], documents: list[ParsedDocument]) -> list[str]:

@@ -151,7 +151,18 @@ def _processes(value: Any) -> str | None:
 # Settings whose wrong value would only fail deep inside a crawl (a WARC writer, the
 # process split) after the database and archive were touched: checked on the way in.
 # Each check returns what is wrong with a value, or None.
+def _archives(value: Any) -> str | None:
+    from crawler.mementos import archives_from
+
+    try:
+        archives_from(value)
+    except SettingError as exc:
+        return str(exc)
+    return None
+
+
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "EVIDENCE_ARCHIVES": _archives,
     "EVIDENCE_WARC_COMPRESSION": _compression,
     "EVIDENCE_PROCESSES": _processes,
 }
@@ -177,6 +188,7 @@ def crawl_settings(
     allow_private: bool = False,
     processes: int | None = None,
     progress: bool = True,
+    archives: str | None = None,
     overrides: Iterable[str] = (),
 ) -> CrawlSettings:
     """A crawl's settings from its options; ``overrides`` (``NAME=VALUE``) win over the
@@ -196,6 +208,10 @@ def crawl_settings(
         settings["EVIDENCE_ALLOW_PRIVATE"] = True
     if processes is not None:
         settings["EVIDENCE_PROCESSES"] = processes
+    if archives is not None:
+        # "" turns the lookups off: no archive is asked.
+        check_setting("EVIDENCE_ARCHIVES", archives)
+        settings["EVIDENCE_ARCHIVES"] = [item.strip() for item in archives.split(",") if item.strip()]
     settings.update(parse_overrides(overrides))
     count = process_count(settings)
     if not progress:

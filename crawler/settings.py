@@ -85,8 +85,12 @@ EVIDENCE_PROCESSES = 1
 #: Web archives asked for each cited URL's page as it was on the day it was cited:
 #: Wayback-style collection base URLs, in order, each asked only when the ones before it
 #: have no 200 memento near the cited date. The lookups (crawler/memento/) read Memento
-#: (RFC 7089) TimeMaps and raw ``id_`` mementos; the crawl does not run them yet. An empty
-#: list turns them off.
+#: (RFC 7089) TimeMaps and raw ``id_`` mementos; the crawl runs them once per cited URL
+#: and cited date, after its captures and through the same address guard, timeouts,
+#: per-host politeness and User-Agent, and keeps the memento in the WARC and the database
+#: (``mementos``). ``--archives URL,...`` or the environment variable of the same name set
+#: it; an empty value turns the lookups off, and then no request leaves for any archive.
+#: Not run by ``evidence worker`` processes (a frontier run); ``evidence lookup`` runs them.
 EVIDENCE_ARCHIVES = ["https://web.archive.org/web/"]
 
 # --- several workers (``evidence crawl --frontier``, ``evidence worker``) -------------

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from crawler.exceptions import ArchiveError
-from crawler.models import Capture
 from crawler.warc.reader import StoredRecord, decode_content, read_record
 
 
@@ -20,7 +20,21 @@ class Snapshot:
     content_encoding: str | None
 
 
-def load_snapshot(archive_dir: Path, capture: Capture, *, decode: bool = True) -> Snapshot:
+class Located(Protocol):
+    """A row that names a response record and where its payload is: a ``Capture``, or a
+    ``MementoLookup`` (the memento as fetched from the web archive)."""
+
+    @property
+    def warc_filename(self) -> str | None: ...
+    @property
+    def warc_offset(self) -> int | None: ...
+    @property
+    def payload_filename(self) -> str | None: ...
+    @property
+    def payload_offset(self) -> int | None: ...
+
+
+def load_snapshot(archive_dir: Path, capture: Located, *, decode: bool = True) -> Snapshot:
     """The final response of ``capture``: body as served, content coding removed unless ``decode`` is off.
 
     A ``revisit`` record holds the head only; its body is read from the original it names.

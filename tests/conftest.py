@@ -46,7 +46,11 @@ class Workspace:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCE_") and "proxy" not in k.lower()}
         # The scripted sites live on 127.0.0.1, which evidence refuses by default.
-        env.update(EVIDENCE_DB=self.db_url or str(self.db), EVIDENCE_ARCHIVE=str(self.archive), EVIDENCE_ALLOW_PRIVATE="1", **extra)
+        env.update(EVIDENCE_DB=self.db_url or str(self.db), EVIDENCE_ARCHIVE=str(self.archive), EVIDENCE_ALLOW_PRIVATE="1")
+        # No web archive lookups unless a test names an archive on 127.0.0.1: the default
+        # (the Wayback Machine) must never be contacted from a test.
+        env["EVIDENCE_ARCHIVES"] = ""
+        env.update(extra)
         return env
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

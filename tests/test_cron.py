@@ -58,6 +58,8 @@ def test_the_readme_crontab_line_is_silent_without_news_and_reports_news(workspa
         cron_env |= env_lines | {
             # the scripted site is on 127.0.0.1, which evidence refuses by default
             "EVIDENCE_ALLOW_PRIVATE": "1",
+            # no web archive lookups (Workspace.env): the Wayback Machine is never asked
+            "EVIDENCE_ARCHIVES": "",
             "EVIDENCE_SMTP_HOST": "127.0.0.1",
             "EVIDENCE_SMTP_PORT": str(port),
             "EVIDENCE_SMTP_STARTTLS": "false",

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from scrapy import signals
+
+from crawler.spiders.lookups import MementoItem
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
@@ -58,7 +60,9 @@ class Progress:
         self.stream.flush()
 
     def item_scraped(self, item: Any, spider: Spider) -> None:
-        self.done += 1
+        # A web archive lookup (crawler/spiders/lookups.py) is no cited URL done.
+        if not isinstance(item, MementoItem):
+            self.done += 1
 
     def request_reached_downloader(self, request: Request, spider: Spider) -> None:
         self.host = urlsplit(request.url).netloc

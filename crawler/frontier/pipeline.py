@@ -19,6 +19,7 @@ from crawler.frontier.state import RunFrontier, connect
 from crawler.models import Capture, Target
 from crawler.pipelines.evidence import EvidencePipeline
 from crawler.spiders.citations import CaptureItem
+from crawler.spiders.lookups import MementoItem
 from crawler.warc.runstore import FATAL_STAT
 
 if TYPE_CHECKING:
@@ -40,7 +41,11 @@ class FrontierPipeline(EvidencePipeline):
     def from_crawler(cls, crawler: Crawler) -> FrontierPipeline:
         return cls(crawler)
 
-    async def process_item(self, item: CaptureItem, spider: Spider | None = None) -> CaptureItem:
+    async def process_item(self, item: CaptureItem | MementoItem, spider: Spider | None = None) -> CaptureItem | MementoItem:
+        if isinstance(item, MementoItem):
+            # Workers run no lookups (the spider is handed none); were one handed, it is
+            # no frontier URL to complete.
+            return await super().process_item(item, spider)
         try:
             result = await super().process_item(item, spider)
         except IntegrityError as exc:

@@ -172,6 +172,17 @@ class Lookup:
         else:
             self._on_memento(request, status, lowered)
 
+    def reject(self, reason: str) -> None:
+        """The :class:`Found` memento is not usable after all (the caller read its bytes: an
+        archived "page not found" served with 200): it is skipped like an archived error and
+        the lookup goes on with the next candidate."""
+        found = self.outcome
+        if not isinstance(found, Found) or self._state is None:
+            raise RuntimeError("Lookup.reject called with no memento found")
+        self.outcome = None
+        self._skip(found.memento_url, found.memento_datetime, found.status, reason)
+        self._next_candidate()
+
     def fail(self, reason: str) -> None:
         """The request named by :meth:`next_request` got no answer (refused, timed out, ...)."""
         request = self._take()
@@ -320,7 +331,7 @@ class Lookup:
                 redirects=tuple(state.redirects),
                 skipped=tuple(self._skipped),
             )
-            self._state = None
+            # The state is kept for reject(): the caller may still refuse the memento.
             return
         reason = "archived status" if archived_at is not None else "archive refused the memento"
         self._skip(request.url, when, status, reason)

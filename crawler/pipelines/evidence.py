@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DropItem, NotConfigured
@@ -21,12 +21,14 @@ from twisted.internet import task
 
 from crawler.db import open_database
 from crawler.middlewares.warcrecorder import Hop
-from crawler.models import Capture, Probe, Record, Target
+from crawler.memento import Archive, Found, Unreachable, format_timestamp
+from crawler.models import Capture, MementoLookup, Probe, Record, Target
 from crawler.pipelines.history import Good, TargetHistory, load_histories
-from crawler.warc.metadata import metadata_record
+from crawler.warc.metadata import memento_record, metadata_record
 from crawler.exceptions import ArchiveError
 from crawler.warc.runstore import FATAL_STAT, record_closed, stop_for_archive_failure, store_for
 from crawler.spiders.citations import CaptureItem, CitationSpider, Fetched
+from crawler.spiders.lookups import MementoItem
 from crawler.verdicts.capture import CaptureJudge, Earlier, is_present
 from crawler.verdicts.fingerprint import Noise, is_current, is_deferred, meaning
 from crawler.verdicts.soft404 import ProbeAnswer
@@ -59,6 +61,8 @@ class EvidencePipeline:
         # process (``--processes``) writing the same file would wait that long each time.
         self._new_probes: list[Probe] = []
         self._probe_links: list[tuple[Capture, Probe]] = []
+        # Lookups of the open batch (crawler/spiders/lookups.py), added when it commits.
+        self._mementos: list[MementoLookup] = []
         self._histories: dict[str, TargetHistory] = {}
         self.judge = CaptureJudge(self.store.directory, gone_after=self.gone_after, count=self.stats.inc_value)
         # Earlier rows already rewritten to a rebased result in this crawl
@@ -95,24 +99,96 @@ class EvidencePipeline:
         if self._batch is not None and time.monotonic() - self._batch_started >= self.batch_seconds:
             self._commit()
 
-    async def process_item(self, item: CaptureItem, spider: Spider | None = None) -> CaptureItem:
+    async def process_item(self, item: CaptureItem | MementoItem, spider: Spider | None = None) -> CaptureItem | MementoItem:
         if self.stats.get_value(FATAL_STAT):
             # The archive failed: a capture recorded now could not point at its bytes.
-            raise DropItem(f"not recorded, the archive failed: {item.url}")
+            url = item.task.url if isinstance(item, MementoItem) else item.url
+            raise DropItem(f"not recorded, the archive failed: {url}")
+        if isinstance(item, MementoItem):
+            return self._record_memento(item)
         if self.refetch:
             await self._learn_noise(item)
         return self._record(item)
 
-    def _record(self, item: CaptureItem) -> CaptureItem:
+    def _open_batch(self) -> Session:
         if self._batch is None:
             self._batch = self.sessions()
             self._batch.begin()
             self._batch_started = time.monotonic()
-        capture, records = self._capture(self._batch, item)
-        self._pending.append((capture, records))
+        return self._batch
+
+    def _counted(self) -> None:
         self._batch_items += 1
         if self._batch_items >= self.batch_size or time.monotonic() - self._batch_started >= self.batch_seconds:
             self._commit()
+
+    def _record_memento(self, item: MementoItem) -> MementoItem:
+        """A lookup's row, its exchanges' records and, for a memento found, the metadata
+        record naming it; committed with the batch, after the WARC fsync, as captures are."""
+        self._open_batch()
+        row = self._memento(item)
+        self._mementos.append(row)
+        self._counted()
+        self.stats.inc_value(f"evidence/memento/{row.outcome}")
+        logger.info("memento %s %s (cited %s)", row.outcome, item.task.url, item.task.cited_at)
+        item.body = b""
+        return item
+
+    def _memento(self, item: MementoItem) -> MementoLookup:
+        outcome, task = item.outcome, item.task
+        row = MementoLookup(
+            run_id=self.run_id, target_id=task.target_id, cited_at=task.cited_at, looked_up_at=_naive(item.started),
+            outcome=outcome.kind, signals=item.signals,
+            skipped=[
+                {"archive": s.archive, "url": s.url, "datetime": format_timestamp(s.datetime) if s.datetime else None,
+                 "status": s.status, "reason": s.reason}
+                for s in outcome.skipped
+            ],
+        )
+        rows = record_rows(item.hops)
+        if isinstance(outcome, Found) and item.memento is not None:
+            hop, page = item.memento, item.page
+            stamp = format_timestamp(outcome.memento_datetime)
+            row.archive, row.raw_url = outcome.archive, outcome.memento_url
+            # The archive's own replay page, for a person: the same memento without id_.
+            row.memento_url = Archive(outcome.archive).memento(stamp, outcome.original_url, modifier="")
+            row.memento_datetime = _naive(outcome.memento_datetime)
+            row.original_url, row.http_status = outcome.original_url, outcome.status
+            row.content_type, row.payload_digest = hop.content_type, hop.payload_digest
+            if page is not None:
+                row.fingerprint = page.fingerprint
+                row.basis = None if is_deferred(page.fingerprint) else page.basis
+            row.warc_filename, row.warc_offset, row.warc_length = hop.response.filename, hop.response.offset, hop.response.length
+            if hop.payload_at is not None:
+                row.payload_filename, row.payload_offset = hop.payload_at
+            record = memento_record(
+                cited_url=task.url, cited_at=task.cited_at.isoformat(), date=item.started, run_id=self.run_id,
+                archive=outcome.archive, memento_url=row.memento_url, raw_url=outcome.memento_url,
+                memento_datetime=outcome.memento_datetime, original_url=outcome.original_url, signals=item.signals,
+                skipped=len(outcome.skipped), concurrent_to=hop.response.record_id,
+            )
+            try:
+                (where,) = self.store.write([record])
+            except ArchiveError as exc:
+                stop_for_archive_failure(self.crawler, exc)
+                raise DropItem(str(exc)) from exc
+            rows.append(_row(
+                position=len(rows), record_type="metadata", record_id=where.record_id, target_uri=record.target_uri or "",
+                date=_naive(item.started), filename=where.filename, offset=where.offset, length=where.length,
+            ))
+        elif isinstance(outcome, Unreachable):
+            row.archive, row.error = "\n".join(outcome.archives), "; ".join(outcome.reasons)
+        elif not isinstance(outcome, Found):
+            row.archive = "\n".join(outcome.archives)
+        row.records = [Record(**{**values, "capture_id": None}) for values in rows]
+        return row
+
+    def _record(self, item: CaptureItem) -> CaptureItem:
+        self._open_batch()
+        assert self._batch is not None
+        capture, records = self._capture(self._batch, item)
+        self._pending.append((capture, records))
+        self._counted()
         self.stats.inc_value(f"evidence/state/{capture.state}")
         for name in capture.signals:
             self.stats.inc_value(f"evidence/signal/{name}")
@@ -124,9 +200,9 @@ class EvidencePipeline:
     def _commit(self) -> None:
         """Make the batch's WARC records durable, then commit its rows."""
         session, pending, captures = self._batch, self._batch_items, self._pending
-        probes, links = self._new_probes, self._probe_links
+        probes, links, mementos = self._new_probes, self._probe_links, self._mementos
         self._batch, self._batch_items, self._pending = None, 0, []
-        self._new_probes, self._probe_links = [], []
+        self._new_probes, self._probe_links, self._mementos = [], [], []
         if session is None:
             return
         with session:
@@ -146,6 +222,7 @@ class EvidencePipeline:
             for capture, probe in links:
                 capture.probe_id = probe.id
             insert_captures(session, captures)
+            session.add_all(mementos)
             session.commit()
         self.stats.inc_value("evidence/db/commits")
 
@@ -349,6 +426,11 @@ def insert_captures(session: Session, captures: list[tuple[Capture, list[RecordR
             rows.append(record)
     if rows:
         connection.execute(_INSERT_RECORDS, rows)
+
+
+def _naive(when: datetime) -> datetime:
+    """A time as the database holds it: UTC, without a zone."""
+    return when.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _row(**values: Any) -> RecordRow:

@@ -10,14 +10,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.exceptions import NotFound
-from crawler.models import Ack, Capture, Citation, Document, Target
+from crawler.mementos import lookup_rows
+from crawler.models import Ack, Capture, Citation, Document, MementoLookup, Target
 
 STATUS_COLUMNS = [
     "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot",
     "cited_at",
 ]
 HISTORY_COLUMNS = [
-    "run", "checked_at", "state", "reason", "change", "signals", "http_status", "final_url", "payload_digest", "snapshot",
+    "source", "run", "checked_at", "state", "reason", "change", "signals", "http_status", "final_url", "payload_digest", "snapshot",
     "acked",
 ]
 
@@ -102,8 +103,9 @@ def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, An
         acked: dict[int, list[str]] = {}
         for ack in session.scalars(select(Ack).where(Ack.target_id == target_id).order_by(Ack.id)):
             acked.setdefault(ack.capture_id, []).append(ack_text(ack))
-        return [
+        live = [
             {
+                "source": "live",
                 "run": capture.run_id,
                 "checked_at": _time(capture.checked_at),
                 "state": capture.state,
@@ -118,6 +120,32 @@ def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, An
             }
             for capture in captures
         ]
+        archived = [memento_row(row) for row in lookup_rows(session, target_id)]
+    # The copy of the cited date sits among the captures by the time the archive made it.
+    return sorted(live + archived, key=lambda row: row["checked_at"] or "", reverse=True)
+
+
+def memento_row(row: MementoLookup) -> dict[str, Any]:
+    """A ``history`` row for the web archive's copy of a cited date (``source: archive``):
+    when found, the time the archive captured it; else the time it was looked up."""
+    found = row.outcome == "found"
+    reason = f"cited {row.cited_at.isoformat()}"
+    if not found:
+        reason += ", " + ("no memento near it" if row.outcome == "none" else "archives unreachable")
+    return {
+        "source": "archive",
+        "run": row.run_id,
+        "checked_at": _time(row.memento_datetime if found else row.looked_up_at),
+        "state": "memento" if found else f"memento {row.outcome}",
+        "reason": reason,
+        "change": None,
+        "signals": row.signals,
+        "http_status": row.http_status,
+        "final_url": row.memento_url if found else (row.archive or "").replace("\n", ", "),
+        "payload_digest": row.payload_digest,
+        "snapshot": row.snapshot,
+        "acked": None,
+    }
 
 
 def snapshot_capture(sessions: sessionmaker[Session], url: str, at: datetime | None = None) -> Capture:

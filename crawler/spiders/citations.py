@@ -1,5 +1,8 @@
 """The spider: one request per distinct cited URL, every outcome turned into an item.
 
+Cited URLs with a cited date are also looked up in web archives, after them and below
+them in priority (``crawler/spiders/lookups.py``).
+
 A page that answers 2xx is also probed (see ``crawler/verdicts/soft404.py``): a random
 sibling URL is fetched once per URL shape and run, so the pipeline can tell a real page
 from a "not found" page served with 200. Pages byte-identical to their last good
@@ -34,6 +37,8 @@ from crawler.middlewares.warcrecorder import (
     Hop,
 )
 from crawler.warc.dedup import Original
+from crawler.mementos import LookupTask, archives_from
+from crawler.spiders.lookups import Lookups, MementoItem
 from crawler.verdicts.soft404 import is_root, probe_key, probe_url
 
 TARGET_META_KEY = "evidence_target"
@@ -71,9 +76,12 @@ class CitationSpider(scrapy.Spider):
         targets: Iterable[str] = (),
         known_digests: dict[str, str] | None = None,
         originals: dict[str, Original] | None = None,
+        lookups: Iterable[LookupTask] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        #: web archive lookups owed (``crawler.mementos.due_lookups``); none in frontier workers
+        self.lookup_tasks = list(lookups)
         self.targets = by_host_in_turn(dict.fromkeys(targets))
         self.known_digests = known_digests or {}
         #: per URL, its last archived full response (read by the WARC recorder too)
@@ -90,7 +98,7 @@ class CitationSpider(scrapy.Spider):
         crawler.signals.connect(spider._reached_downloader, signals.request_dropped)
         return spider
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[scrapy.Request | MementoItem]:
         # Scrapy takes every start request at once: 10,000 URLs were 10,000 requests, with
         # their headers and meta, held in the scheduler from the first second (14 MB on a
         # re-check). A few per download slot keep the downloader as busy.
@@ -103,6 +111,18 @@ class CitationSpider(scrapy.Spider):
             request.meta[_WAITING_META_KEY] = True
             self._waiting += 1
             yield request
+        # After every cited URL: lookups only take the slots the captures leave free.
+        lookups = Lookups(self.lookup_tasks, archives_from(self.settings.get("EVIDENCE_ARCHIVES")))
+        for job in lookups.first_requests():
+            while self._waiting >= backlog:
+                self._moved.clear()
+                await self._moved.wait()
+            first = lookups.next(job)
+            if isinstance(first, scrapy.Request):
+                # Let go of by _reached_downloader, as a cited URL's request is.
+                first.meta[_WAITING_META_KEY] = True
+                self._waiting += 1
+            yield first
 
     def _reached_downloader(self, request: scrapy.Request) -> None:
         self._release(request.meta)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from crawler import __version__
 from crawler.tlsinfo import Certificate
@@ -61,6 +62,52 @@ def metadata_record(
     return WarcRecord(
         record_type="metadata",
         target_uri=f"{CAPTURE_URI_PREFIX}{run_id}:{cited_url}",
+        date=date,
+        content_type="application/warc-fields",
+        block=warcinfo_block(fields),
+        extra_headers=extra,
+    )
+
+
+MEMENTO_URI_PREFIX = "urn:evidence:memento:"
+
+
+def memento_record(
+    *,
+    cited_url: str,
+    cited_at: str,
+    date: datetime,
+    run_id: int,
+    archive: str,
+    memento_url: str,
+    raw_url: str,
+    memento_datetime: datetime,
+    original_url: str,
+    signals: list[str],
+    skipped: int,
+    concurrent_to: str | None,
+) -> WarcRecord:
+    """The ``metadata`` record beside a memento fetched from a web archive: which cited URL
+    and date it stands for, and where and when the archive captured it.
+
+    Its target URI is its own (``urn:evidence:memento:URL``), never the page's or the
+    archive's: a replay tool would serve a record with the page's URI in place of the page.
+    """
+    fields: list[tuple[str, str]] = [
+        ("software", f"evidence/{__version__}"), ("run", str(run_id)), ("cited-url", cited_url), ("cited-at", cited_at),
+        ("original-url", original_url), ("memento-url", memento_url), ("memento-raw-url", raw_url),
+        ("memento-datetime", format_datetime(memento_datetime.astimezone(UTC), usegmt=True)), ("archive", archive),
+    ]
+    if signals:
+        fields.append(("signals", ", ".join(signals)))
+    if skipped:
+        fields.append(("skipped-mementos", str(skipped)))
+    extra = []
+    if concurrent_to:
+        extra = [("WARC-Concurrent-To", concurrent_to), ("WARC-Refers-To", concurrent_to)]
+    return WarcRecord(
+        record_type="metadata",
+        target_uri=f"{MEMENTO_URI_PREFIX}{cited_url}",
         date=date,
         content_type="application/warc-fields",
         block=warcinfo_block(fields),
