@@ -22,9 +22,17 @@ from tests.mockserver import MockServer
 
 
 def slow_report(workspace: Workspace, site: MockServer, count: int = 12) -> str:
+    """Pages a second slow each until the site is at version 2 (``quick_again``)."""
     doc = workspace.path / "slow.md"
-    doc.write_text("".join(f"{i} See {site.url(f'/slow?s=1&i={i}')}\n" for i in range(1, count + 1)), encoding="utf-8")
+    doc.write_text("".join(f"{i} See {site.url(f'/slow?s=1&until=2&i={i}')}\n" for i in range(1, count + 1)), encoding="utf-8")
     return str(doc)
+
+
+def quick_again(*sites: MockServer) -> None:
+    """The slow report's pages answer at once from now on: the run after a stop only has
+    to finish (a second per URL would be a dozen seconds of waiting for nothing)."""
+    for site in sites:
+        site.set_version(2)
 
 
 def start_crawl(workspace: Workspace, doc: str) -> subprocess.Popen[str]:
@@ -87,6 +95,7 @@ def test_kill_9_mid_run_loses_nothing_and_the_next_run_works(workspace: Workspac
     shown = workspace.run("show", url)
     assert shown.returncode == 0 and "Por fin" in shown.stdout
 
+    quick_again(site)
     again = workspace.crawl(doc, "-s", "EVIDENCE_PROBE_ENABLED=False")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "run 2 finished: 12 URLs checked (12 ok)" in again.stdout
@@ -112,5 +121,6 @@ def test_ctrl_c_or_sigterm_finishes_what_is_in_flight_and_marks_the_run_incomple
     assert not list(workspace.archive.glob("*.open")), "a clean stop closes its WARC file"
     assert_every_row_points_at_its_record(workspace)
     # the next run does what was not done
+    quick_again(site)
     again = workspace.crawl(doc, "-s", "EVIDENCE_PROBE_ENABLED=False")
     assert again.returncode == 0 and "finished: 12 URLs checked" in again.stdout, again.stdout + again.stderr

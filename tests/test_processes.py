@@ -24,7 +24,7 @@ from crawler.models import Capture, Run, Target
 from crawler.processes import shard_by_host
 from tests.conftest import FAST, ROOT, Workspace
 from tests.mockserver import MockServer
-from tests.test_interrupt import assert_every_row_points_at_its_record, wait_for_captures
+from tests.test_interrupt import assert_every_row_points_at_its_record, quick_again, wait_for_captures
 
 # Answers that do not depend on how often a page was asked for: the same states
 # whichever workspace crawls the sites first.
@@ -150,9 +150,20 @@ def test_processes_are_refused_with_a_frontier(tmp_path: Path):
 # --- stopping -----------------------------------------------------------------------
 
 
+@pytest.fixture
+def quick_later(sites: list[MockServer]) -> Iterator[None]:
+    """The sites are shared by the module: back to version 1 after a test moved them on."""
+    yield
+    for site in sites:
+        site.set_version(1)
+
+
 def slow_report(workspace: Workspace, sites: list[MockServer], count: int = 16) -> str:
+    """Pages a second slow each until the sites are at version 2 (``quick_again``)."""
     doc = workspace.path / "slow.md"
-    lines = [f"{n}{i} See {site.url(f'/slow?s=1&i={i}')}\n" for n, site in enumerate(sites[:2], start=1) for i in range(1, count + 1)]
+    lines = [
+        f"{n}{i} See {site.url(f'/slow?s=1&until=2&i={i}')}\n" for n, site in enumerate(sites[:2], start=1) for i in range(1, count + 1)
+    ]
     doc.write_text("".join(lines), encoding="utf-8")
     return str(doc)
 
@@ -183,7 +194,7 @@ def children_of(pid: int) -> list[int]:
 
 
 @pytest.mark.parametrize("how", ["SIGINT", "SIGTERM", "Ctrl-C on the terminal"])
-def test_a_stop_ends_every_process_as_one_crawl_ends(sites: list[MockServer], tmp_path: Path, how: str):
+def test_a_stop_ends_every_process_as_one_crawl_ends(sites: list[MockServer], tmp_path: Path, how: str, quick_later: None):
     workspace = Workspace(tmp_path)
     doc = slow_report(workspace, sites)
     # Two requests in flight per process: a stop lets those finish (Scrapy drains its
@@ -206,13 +217,14 @@ def test_a_stop_ends_every_process_as_one_crawl_ends(sites: list[MockServer], tm
     assert 2 <= len(committed) < 32
     assert assert_every_row_points_at_its_record(workspace)
 
+    quick_again(*sites)
     again = workspace.crawl("--processes", "2", *NO_PROBES, doc)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "run 2 finished: 32 URLs checked (32 ok)" in again.stdout
     assert states(workspace, 1) == committed, "what was committed is kept"
 
 
-def test_a_killed_process_fails_the_run_and_the_next_run_recovers(sites: list[MockServer], tmp_path: Path):
+def test_a_killed_process_fails_the_run_and_the_next_run_recovers(sites: list[MockServer], tmp_path: Path, quick_later: None):
     workspace = Workspace(tmp_path)
     doc = slow_report(workspace, sites)
     process = start_crawl(workspace, doc, "--processes", "2")
@@ -235,6 +247,7 @@ def test_a_killed_process_fails_the_run_and_the_next_run_recovers(sites: list[Mo
     # The other process finished its shard.
     assert len(states(workspace)) >= 16
 
+    quick_again(*sites)
     again = workspace.crawl("--processes", "2", *NO_PROBES, doc)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "left open by a stopped run" in again.stderr

@@ -4,6 +4,7 @@ bytes scripted here (framing, header case, keep-alive, cut bodies), on 127.0.0.1
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
@@ -156,27 +157,32 @@ class RawServer:
             threading.Thread(target=self._serve, args=(sock, number), daemon=True).start()
 
     def _serve(self, sock: socket.socket, number: int) -> None:
+        # A client that gave up (a timeout, the deadline) resets the connection: part of
+        # the script, not an error of this server's thread.
+        with sock, contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            self._exchange(sock, number)
+
+    def _exchange(self, sock: socket.socket, number: int) -> None:
         buffer = b""
         served = 0
-        with sock:
-            while True:
-                while b"\r\n\r\n" not in buffer:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    buffer += data
-                head, _, buffer = buffer.partition(b"\r\n\r\n")
-                method, path = head.split(b" ", 2)[:2]
-                with self.lock:
-                    self.requests.append((number, method.decode(), path.decode()))
-                served += 1
-                if served > 1 and self.drop_reused:
+        while True:
+            while b"\r\n\r\n" not in buffer:
+                data = sock.recv(65536)
+                if not data:
                     return
-                route = ROUTES.get(path.decode().split("?")[0])
-                if route is None:
-                    sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
-                elif not route(sock, method.decode()):
-                    return
+                buffer += data
+            head, _, buffer = buffer.partition(b"\r\n\r\n")
+            method, path = head.split(b" ", 2)[:2]
+            with self.lock:
+                self.requests.append((number, method.decode(), path.decode()))
+            served += 1
+            if served > 1 and self.drop_reused:
+                return
+            route = ROUTES.get(path.decode().split("?")[0])
+            if route is None:
+                sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            elif not route(sock, method.decode()):
+                return
 
     def close(self) -> None:
         self.listener.close()

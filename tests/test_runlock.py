@@ -11,7 +11,7 @@ import time
 from crawler.runlock import lock_path
 from tests.conftest import Workspace
 from tests.mockserver import MockServer
-from tests.test_interrupt import assert_every_row_points_at_its_record, slow_report, start_crawl, wait_for_captures
+from tests.test_interrupt import assert_every_row_points_at_its_record, quick_again, slow_report, start_crawl, wait_for_captures
 
 
 def test_a_second_crawl_on_the_same_database_exits_4_at_once(workspace: Workspace, site: MockServer):
@@ -63,6 +63,7 @@ def test_kill_9_leaves_no_stale_lock(workspace: Workspace, site: MockServer):
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert lock_path(str(workspace.db)) == workspace.path / "evidence.db.lock"
+    quick_again(site)
     again = workspace.crawl(str(workspace.path / "slow.md"), "-s", "EVIDENCE_PROBE_ENABLED=False")
     assert again.returncode == 0, again.stdout + again.stderr
     with sqlite3.connect(workspace.db) as connection:
