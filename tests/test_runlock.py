@@ -19,7 +19,10 @@ def test_a_second_crawl_on_the_same_database_exits_4_at_once(workspace: Workspac
     plan.write_text(f"1 See {site.url('/plan')}\n", encoding="utf-8")
     assert workspace.crawl(str(plan)).returncode == 0  # run 1: data the later runs must not disturb
 
-    first = start_crawl(workspace, slow_report(workspace, site, count=6))
+    # A second a page, two at a time: the first run is still writing for about five
+    # seconds after its second capture, far longer than the second run needs to start
+    # on a loaded machine (with six pages it could finish first).
+    first = start_crawl(workspace, slow_report(workspace, site, count=12))
     wait_for_captures(workspace, 2)  # run 2 is writing
     started = time.monotonic()
     second = workspace.crawl(str(plan))
@@ -45,10 +48,10 @@ def test_a_second_crawl_on_the_same_database_exits_4_at_once(workspace: Workspac
 
     stdout, stderr = first.communicate(timeout=120)
     assert first.returncode == 0, stdout + stderr
-    assert "run 2 finished: 6 URLs checked (6 ok)" in stdout
+    assert "run 2 finished: 12 URLs checked (12 ok)" in stdout
     with sqlite3.connect(workspace.db) as connection:
         assert connection.execute("SELECT id, status FROM runs ORDER BY id").fetchall() == [(1, "finished"), (2, "finished")]
-        assert connection.execute("SELECT run_id, COUNT(*) FROM captures GROUP BY run_id").fetchall() == [(1, 1), (2, 6)]
+        assert connection.execute("SELECT run_id, COUNT(*) FROM captures GROUP BY run_id").fetchall() == [(1, 1), (2, 12)]
     assert assert_every_row_points_at_its_record(workspace) > 0
 
     # The lock went with the first run: the next one just works.
