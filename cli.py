@@ -89,7 +89,7 @@ class EvidenceGroup(click.Group):
 
 
 class Time(click.ParamType):  # type: ignore[type-arg,unused-ignore]
-    """An ISO 8601 time (``crawler.times``): with ``upper``, the end of the second or day it
+    """An ISO 8601 time (``crawler.reports.times``): with ``upper``, the end of the second or day it
     names, for "at or before"; else its start, for "at or after"."""
 
     name = "TIME"
@@ -98,7 +98,7 @@ class Time(click.ParamType):  # type: ignore[type-arg,unused-ignore]
         self.upper = upper
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        from crawler.times import parse_time
+        from crawler.reports.times import parse_time
 
         if isinstance(value, datetime):
             return value
@@ -113,7 +113,7 @@ AT_OR_AFTER = Time(upper=False)
 
 
 def _open(db: str, *, create: bool) -> Any:
-    from crawler.db import open_database
+    from crawler.store.db import open_database
 
     return open_database(db, create=create)
 
@@ -237,12 +237,12 @@ def crawl(
     --frontier the URLs are fetched by `evidence worker` processes (see "Scaling out"
     in the README); this command waits for them and sums the run up as usual.
     """
-    from crawler.db import database_url, require_server
-    from crawler.documents import read_cited
+    from crawler.citations.importer import read_cited
     from crawler.notify import notify
-    from crawler.runlock import run_lock
-    from crawler.runner import run_crawl
-    from crawler.runs import crawl_settings
+    from crawler.runs.lifecycle import crawl_settings
+    from crawler.runs.local import run_crawl
+    from crawler.runs.lock import run_lock
+    from crawler.store.db import database_url, require_server
 
     chosen = crawl_settings(
         archive=archive,
@@ -270,7 +270,7 @@ def crawl(
     with run_lock(db) as lock:
         sessions = _open(db, create=True)
         if frontier:
-            from crawler.frontier.coordinator import progress_stream, run_coordinated
+            from crawler.scaleout.frontier.coordinator import progress_stream, run_coordinated
 
             summary = run_coordinated(
                 sessions, database_url(db), parsed, settings, frontier, locked=lock is not None, progress=progress_stream(quiet),
@@ -321,10 +321,10 @@ def lookup(
     still owed (never looked up, or the archives were unreachable), or all of them again
     with --refresh. It takes the database's run lock like a crawl.
     """
-    from crawler.db import database_url
-    from crawler.runlock import run_lock
-    from crawler.runner import run_lookups
-    from crawler.runs import crawl_settings
+    from crawler.runs.lifecycle import crawl_settings
+    from crawler.runs.local import run_lookups
+    from crawler.runs.lock import run_lock
+    from crawler.store.db import database_url
 
     if bool(url) == every:
         raise click.UsageError("give either a URL or --all")
@@ -368,11 +368,11 @@ def worker(
     archive folder is this worker's own. Exit 0 when the run is over, 3 when this
     worker had to stop (its URLs go to the other workers).
     """
-    from crawler.db import require_server
-    from crawler.frontier.state import default_worker_id
-    from crawler.frontier.state import worker_id as clean_id
-    from crawler.frontier.worker import run_worker
-    from crawler.runs import worker_settings
+    from crawler.runs.lifecycle import worker_settings
+    from crawler.scaleout.frontier.state import default_worker_id
+    from crawler.scaleout.frontier.state import worker_id as clean_id
+    from crawler.scaleout.frontier.worker import run_worker
+    from crawler.store.db import require_server
 
     require_server(db)
     settings = worker_settings(archive=archive, log_level=logging.getLevelName(_log_level(verbose, False)), overrides=overrides)
@@ -421,7 +421,7 @@ def import_(
     Prints one line per citation (footnote label, PDF page, URL), then a summary per document.
     """
     from crawler.citations import read_document
-    from crawler.documents import read_cited, record_file
+    from crawler.citations.importer import read_cited, record_file
 
     day = given.date() if given else None
 
@@ -492,10 +492,10 @@ def show(
     url: str, db: str, archive: str, at: datetime | None, output: str | None, headers: bool, raw: bool, cited: bool
 ) -> None:
     """The archived payload of URL, read from the WARC at its stored offset."""
-    from crawler.mementos import cited_memento
     from crawler.reports.queries import snapshot_capture
-    from crawler.snapshots import Located, load_snapshot
-    from crawler.times import shown
+    from crawler.reports.times import shown
+    from crawler.store.mementos import cited_memento
+    from crawler.warc.snapshots import Located, load_snapshot
 
     if cited and at is not None:
         raise click.UsageError("--cited shows the copy of the cited date: give it without --at")
@@ -529,7 +529,7 @@ def show(
 def diff(url: str, db: str, archive: str, since: datetime | None, until: datetime | None) -> None:
     """A unified diff of the text of two captures of URL (default: the last two)."""
     from crawler.reports.diff import pick_pair, text_diff
-    from crawler.times import shown
+    from crawler.reports.times import shown
 
     sessions = _open(db, create=False)
     older, newer = pick_pair(sessions, url, since, until)
@@ -548,7 +548,7 @@ def verify(db: str, archive: str, as_json: bool) -> None:
 
     Exits 0 when everything is intact and 1 when anything is missing, cut or altered.
     """
-    from crawler.verify import verify_archive
+    from crawler.warc.verify import verify_archive
 
     sessions = _open(db, create=False)
     result = verify_archive(sessions, Path(archive))
@@ -625,8 +625,8 @@ def index(db: str, archive: str, output: str | None) -> None:
 @click.option("--note", default="", help="Why: kept with the acknowledgement, shown in history and the report.")
 def ack(url: str | None, db: str, archive: str, every: bool, note: str) -> None:
     """Mark the latest change or removal of URL as reviewed: it is not reported again until it changes."""
-    from crawler.acks import acknowledge, acknowledge_all
-    from crawler.times import shown
+    from crawler.reports.times import shown
+    from crawler.store.acks import acknowledge, acknowledge_all
 
     if bool(url) == every:
         raise click.UsageError("give either a URL or --all")
@@ -650,8 +650,8 @@ def ack(url: str | None, db: str, archive: str, every: bool, note: str) -> None:
 def report(db: str, archive: str, output: str | None, fmt: str | None, document: str | None) -> None:
     """Write the researchers' report: per document, one row per footnote with its state, captures,
     archived copy (saved beside the report) and text diff, a count per state and a timeline chart."""
-    from crawler.db import display_name
     from crawler.reports.report import write_report
+    from crawler.store.db import display_name
 
     if fmt is None:
         fmt = "md" if output and Path(output).suffix.lower() in (".md", ".markdown") else "html"
@@ -669,7 +669,7 @@ def report(db: str, archive: str, output: str | None, fmt: str | None, document:
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The annotated copy to write.")
 def annotate(document: str, db: str, archive: str, output: str) -> None:
     """Copy DOCUMENT (HTML, Markdown or text) with each cited link annotated with its archived copy and date."""
-    from crawler.annotate import annotate as annotate_document
+    from crawler.reports.annotate import annotate as annotate_document
 
     if Path(output).resolve() == Path(document).resolve():
         raise click.BadParameter("the output must not be the document itself", param_hint="-o/--output")
@@ -689,8 +689,8 @@ def db() -> None:
 @_store_options
 def db_current(db: str, archive: str) -> None:
     """Print the schema revision of the database (every command upgrades it when it opens it)."""
-    from crawler.db import display_name
-    from crawler.migrate import revision
+    from crawler.store.db import display_name
+    from crawler.store.migrate import revision
 
     at = revision(db)
     state = "(head)" if at.at_head else f"(this evidence writes {at.head}; `evidence db upgrade` migrates)"
@@ -701,8 +701,8 @@ def db_current(db: str, archive: str) -> None:
 @_store_options
 def db_upgrade(db: str, archive: str) -> None:
     """Create the database, or migrate it to this release's schema."""
-    from crawler.db import display_name
-    from crawler.migrate import upgrade
+    from crawler.store.db import display_name
+    from crawler.store.migrate import upgrade
 
     done = upgrade(db)
     name = display_name(db)
@@ -717,7 +717,7 @@ def db_upgrade(db: str, archive: str) -> None:
 def main(args: list[str] | None = None) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from crawler.db import close_all, describe_failure
+    from crawler.store.db import close_all, describe_failure
 
     try:
         cli.main(args=args, prog_name="evidence")

@@ -75,9 +75,9 @@ def main() -> None:
     page = (work / "urls.txt").read_text().split()[-1]
     inner = (
         "import sys, time; from pathlib import Path\n"
-        "from crawler.db import open_database\n"
+        "from crawler.store.db import open_database\n"
         "from crawler.reports.queries import snapshot_capture\n"
-        "from crawler.snapshots import load_snapshot\n"
+        "from crawler.warc.snapshots import load_snapshot\n"
         f"sessions = open_database({str(db)!r}, create=False)\n"
         "times = []\n"
         "for _ in range(7):\n"

@@ -52,7 +52,7 @@ class FrontierError(EvidenceError):
 
 class ScrapyIncompatible(EvidenceError):
     """The installed Scrapy no longer has a private name evidence relies on
-    (crawler/scrapycompat.py): an upgrade that needs the compatibility layer revised."""
+    (crawler/crawl/compat.py): an upgrade that needs the compatibility layer revised."""
 
 
 class MementoError(EvidenceError):

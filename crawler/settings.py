@@ -142,7 +142,7 @@ EVIDENCE_NOTIFY_TIMEOUT = 30
 #: Scrapy's name for the project, in its log lines.
 BOT_NAME = "evidence"
 #: Where Scrapy finds the citations spider.
-SPIDER_MODULES = ["crawler.spiders"]
+SPIDER_MODULES = ["crawler.crawl.spider"]
 #: Identifies the tool; ``--user-agent`` / ``EVIDENCE_USER_AGENT`` adds a contact.
 USER_AGENT = f"evidence/{__version__} (citation evidence archiver)"
 
@@ -157,13 +157,13 @@ ROBOTSTXT_OBEY = False
 #: at 160 URLs/s whatever the machine.
 CONCURRENT_REQUESTS = 64
 # Counts requests being downloaded, not those waiting out their host's delay
-# (crawler/downloader.py).
-DOWNLOADER = "crawler.downloader.TransferBoundDownloader"
-# By priority, then first in, first out (crawler/scheduler.py).
-SCHEDULER = "crawler.scheduler.CitationScheduler"
+# (crawler/crawl/downloader.py).
+DOWNLOADER = "crawler.crawl.downloader.TransferBoundDownloader"
+# By priority, then first in, first out (crawler/crawl/scheduler.py).
+SCHEDULER = "crawler.crawl.scheduler.CitationScheduler"
 #: Requests in flight to one host (Scrapy's download slot: the host name, any port).
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
-#: Adapt each host's delay to its latency (crawler/extensions/throttle.py, which also counts a 304 as a healthy answer).
+#: Adapt each host's delay to its latency (crawler/crawl/throttle.py, which also counts a 304 as a healthy answer).
 AUTOTHROTTLE_ENABLED = True
 #: Seconds between requests to a host until its first healthy answer (200 or 304), whose latency then sets the delay.
 AUTOTHROTTLE_START_DELAY = 1.0
@@ -196,8 +196,8 @@ DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 
 # Only http and https are ever fetched, also after a redirect.
 DOWNLOAD_HANDLERS = {
-    "http": "crawler.handlers.rawhttp.RawHttpDownloadHandler",
-    "https": "crawler.handlers.rawhttp.RawHttpDownloadHandler",
+    "http": "crawler.crawl.handlers.rawhttp.RawHttpDownloadHandler",
+    "https": "crawler.crawl.handlers.rawhttp.RawHttpDownloadHandler",
     "file": None,
     "data": None,
     "ftp": None,
@@ -223,22 +223,22 @@ DOWNLOADER_MIDDLEWARES = {
     # Above HttpCache (900) and below the download handler: process_response here runs
     # before Redirect (600), Retry (550) and any decoding, so every hop and attempt is
     # archived with the body as received.
-    "crawler.middlewares.warcrecorder.WarcRecorderMiddleware": 950,
+    "crawler.warc.recorder.WarcRecorderMiddleware": 950,
     # Bodies stay encoded: they are archived, not parsed, and this keeps
     # decompression bombs out of memory.
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
     # No allowed_domains and no http_user: each would only look at every request.
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
-    # Redirects without asking the Referer spider middleware (crawler/middlewares/redirect.py).
+    # Redirects without asking the Referer spider middleware (crawler/crawl/redirect.py).
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
-    "crawler.middlewares.redirect.RedirectMiddleware": 600,
+    "crawler.crawl.redirect.RedirectMiddleware": 600,
 }
 # Each spider middleware wraps every callback's output in another async iterator; these
 # have nothing to do here: every status reaches the spider anyway (HTTPERROR_ALLOW_ALL),
 # and the spider yields items only (it never follows links, and fetches its soft-404
 # probes through the engine), so there are no requests of its own to police, and no
-# request carries a Referer (crawler/middlewares/redirect.py).
+# request carries a Referer (crawler/crawl/redirect.py).
 SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
     "scrapy.spidermiddlewares.httperror.HttpErrorMiddleware": None,
@@ -247,14 +247,14 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
 #: Records each capture, judged by crawler/verdicts/capture.py, and commits it in batches
-#: (crawler/pipelines/evidence.py).
-ITEM_PIPELINES = {"crawler.pipelines.evidence.EvidencePipeline": 300}
+#: (crawler/crawl/pipeline.py).
+ITEM_PIPELINES = {"crawler.crawl.pipeline.EvidencePipeline": 300}
 # Scrapy's own extensions, minus those a citation crawl has no use for. The list replaces
 # Scrapy's EXTENSIONS_BASE because Scrapy imports every extension named there, even one
 # set to None: the remote control alone imports aiohttp's web server (10 MB, 72 ms). Gone
 # are the telnet console and the remote control (no way into a running crawl from
 # outside), feed exports, job-state persistence and the memory debugger. Each removal is
-# listed in crawler/scrapycompat.py (EXTENSIONS_REMOVED); tests/test_scrapy_compat.py
+# listed in crawler/crawl/compat.py (EXTENSIONS_REMOVED); tests/test_scrapy_compat.py
 # fails when Scrapy's own list changes.
 EXTENSIONS_BASE = {
     "scrapy.extensions.corestats.CoreStats": 0,
@@ -265,9 +265,9 @@ EXTENSIONS_BASE = {
 }
 #: Progress on a terminal, and AutoThrottle replaced.
 EXTENSIONS = {
-    "crawler.extensions.progress.Progress": 500,
-    # In place of Scrapy's AutoThrottle, same order (see crawler/extensions/throttle.py).
-    "crawler.extensions.throttle.NotModifiedAwareAutoThrottle": 0,
+    "crawler.crawl.progress.Progress": 500,
+    # In place of Scrapy's AutoThrottle, same order (see crawler/crawl/throttle.py).
+    "crawler.crawl.throttle.NotModifiedAwareAutoThrottle": 0,
 }
 # One pipeline task per response instead of a hundred.
 CONCURRENT_ITEMS = 1
@@ -275,8 +275,8 @@ CONCURRENT_ITEMS = 1
 # than this (5 MB by default), so every cited file over 5 MB paused the whole crawl while
 # it was handled. Large bodies are already read EVIDENCE_LARGE_BODY_SLOTS at a time.
 SCRAPER_SLOT_MAX_ACTIVE_SIZE = 32 * 1024 * 1024
-# Counters without Scrapy's per-attribute deprecation shim (crawler/stats.py).
-STATS_CLASS = "crawler.stats.EvidenceStatsCollector"
+# Counters without Scrapy's per-attribute deprecation shim (crawler/crawl/stats.py).
+STATS_CLASS = "crawler.crawl.stats.EvidenceStatsCollector"
 # Scrapy's downloader/* stats re-serialise every request to count its bytes (2% of a
 # re-check); the evidence/* stats and the database say what a run did.
 DOWNLOADER_STATS = False
@@ -290,6 +290,6 @@ LOG_LEVEL = "WARNING"
 #: One line per message: level, logger, message.
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # Items carry every archived hop; logging each one at DEBUG would drown the log.
-LOG_FORMATTER = "crawler.logformatter.QuietLogFormatter"
-#: Scrapy on asyncio: the HTTP client (crawler/handlers/http1.py) is asyncio code.
+LOG_FORMATTER = "crawler.crawl.logformatter.QuietLogFormatter"
+#: Scrapy on asyncio: the HTTP client (crawler/crawl/handlers/http1.py) is asyncio code.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

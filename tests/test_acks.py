@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from crawler.acks import in_force, signature
-from crawler.models import Capture
+from crawler.store.acks import in_force, signature
+from crawler.store.models import Capture
 from tests.conftest import Workspace
 from tests.mockserver import MockServer
 

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from crawler.middlewares.warcrecorder import Hop
-from crawler.pipelines.history import Good, TargetHistory
-from crawler.spiders.citations import CaptureItem, Fetched
+from crawler.crawl.history import Good, TargetHistory
+from crawler.crawl.spider import CaptureItem, Fetched
 from crawler.verdicts.capture import CaptureJudge, Earlier, is_present
 from crawler.verdicts.fingerprint import Noise, as_bytes, bytes_fingerprint, is_deferred, meaning
 from crawler.verdicts.soft404 import ProbeAnswer
+from crawler.warc.recorder import Hop
 from crawler.warc.writer import RecordLocation
 
 URL = "http://www.gob.mx/plan/agua"

@@ -163,7 +163,7 @@ def test_import_dry_run_json_is_the_documents_shape(run, tmp_path: Path) -> None
 
 
 def test_db_upgrade_and_current_in_process(run, tmp_path: Path) -> None:
-    from crawler.migrate import head_revision
+    from crawler.store.migrate import head_revision
 
     head = head_revision()
     assert run("db", "current").exit_code == EXIT_INPUT

@@ -14,7 +14,7 @@ from fastwarc.warc import ArchiveIterator as FastArchiveIterator
 from fastwarc.warc import WarcRecordType
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.spiders.citations import by_host_in_turn
+from crawler.crawl.spider import by_host_in_turn
 from tests.conftest import Workspace
 from tests.mockserver import PDF_BYTES, MockServer
 

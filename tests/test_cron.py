@@ -108,7 +108,7 @@ def test_verbose_logs_on_stderr(workspace: Workspace, site: MockServer):
     doc.write_text(f"1 {site.url('/plan')}\n", encoding="utf-8")
     result = workspace.crawl(str(doc), "-v")
     assert result.returncode == 0
-    assert f"INFO crawler.pipelines.evidence: ok {site.url('/plan')} (first_capture)" in result.stderr
+    assert f"INFO crawler.crawl.pipeline: ok {site.url('/plan')} (first_capture)" in result.stderr
     assert "DEBUG" not in result.stderr
     assert "DEBUG" in workspace.crawl(str(doc), "-vv").stderr
 

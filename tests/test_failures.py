@@ -15,8 +15,8 @@ from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedE
 
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.failures import classify
-from crawler.handlers.addressguard import is_public
+from crawler.crawl.failures import classify
+from crawler.crawl.handlers.addressguard import is_public
 from tests.conftest import Workspace
 from tests.mockserver import MockServer
 

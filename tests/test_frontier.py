@@ -18,7 +18,7 @@ import pytest
 import redis
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.frontier.state import worker_id
+from crawler.scaleout.frontier.state import worker_id
 from tests.conftest import FAST, ROOT, Workspace
 from tests.mockserver import MockServer
 from tests.servers import PostgresServer, RedisServer

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from crawler.gctuning import CRAWL_THRESHOLD, crawl_pace
+from crawler.runs.gctuning import CRAWL_THRESHOLD, crawl_pace
 
 
 def test_crawl_pace_freezes_what_exists_and_puts_everything_back():

@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import func, select
 
 from crawler.citations import read_document
-from crawler.db import database_url, display_name, open_database, require_server
-from crawler.documents import read_cited, require_citations
+from crawler.citations.importer import read_cited, require_citations
 from crawler.exceptions import DatabaseMissing, NoCitations, SettingError
-from crawler.migrate import head_revision, revision, upgrade
-from crawler.models import Document, Run
 from crawler.notify import notify
-from crawler.runner import run_crawl
-from crawler.runs import News, RunSummary, check_setting, crawl_settings, parse_overrides, process_count, worker_settings
-from crawler.times import at_or_after, at_or_before, parse_time, shown
+from crawler.reports.times import at_or_after, at_or_before, parse_time, shown
+from crawler.runs.lifecycle import News, RunSummary, check_setting, crawl_settings, parse_overrides, process_count, worker_settings
+from crawler.runs.local import run_crawl
+from crawler.store.db import database_url, display_name, open_database, require_server
+from crawler.store.migrate import head_revision, revision, upgrade
+from crawler.store.models import Document, Run
 
 
 def test_overrides_are_name_value_pairs_and_the_last_wins() -> None:

@@ -14,8 +14,8 @@ import time
 from sqlalchemy import select
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.db import open_database
-from crawler.models import Record
+from crawler.store.db import open_database
+from crawler.store.models import Record
 from crawler.warc.reader import read_record
 from tests.conftest import FAST, ROOT, Workspace
 from tests.mockserver import MockServer

@@ -164,9 +164,9 @@ def test_an_acknowledgement_of_a_deferred_capture_survives_a_regenerated_pdf(tmp
     the acknowledged capture, so a PDF re-generated with the same text keeps it in force."""
     from sqlalchemy import select
 
-    from crawler.acks import acks_of, captures_of, covering_ack
-    from crawler.db import open_database
-    from crawler.models import Target
+    from crawler.store.acks import acks_of, captures_of, covering_ack
+    from crawler.store.db import open_database
+    from crawler.store.models import Target
 
     workspace = Workspace(tmp_path)
     doc = write_document(workspace, site, ["/lazy/regenerado.pdf"])

@@ -1,5 +1,5 @@
 """The schema is managed by Alembic on SQLite and PostgreSQL alike: migrated databases
-equal what ``crawler/models.py`` declares, databases from before migrations are adopted,
+equal what ``crawler/store/models.py`` declares, databases from before migrations are adopted,
 and a revision from a newer evidence is refused with a clear line."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
-from crawler.db import database_url, open_database
-from crawler.migrate import current_revision, head_revision
-from crawler.models import SCHEMA_VERSION, Base, Meta
+from crawler.store.db import database_url, open_database
+from crawler.store.migrate import current_revision, head_revision
+from crawler.store.models import SCHEMA_VERSION, Base, Meta
 from tests.conftest import Workspace
 from tests.servers import PostgresServer
 
@@ -30,7 +30,7 @@ def migrate_from_nothing(engine: Engine) -> None:
     made with the models' create_all and stamped, so this is what holds the two equal)."""
     from alembic import command
 
-    from crawler.migrate import _config
+    from crawler.store.migrate import _config
 
     with engine.begin() as connection:
         command.upgrade(_config(connection), "head")
@@ -147,7 +147,7 @@ def test_an_unreachable_server_is_one_line(tmp_path, url):
 
 
 def test_the_head_known_without_alembic_is_alembics_head():
-    from crawler.migrate import HEAD_REVISION
+    from crawler.store.migrate import HEAD_REVISION
 
     assert HEAD_REVISION == head_revision()
 
@@ -162,7 +162,7 @@ def test_opening_a_database_at_head_and_crawling_a_list_imports_neither_alembic_
     urls.write_text("http://127.0.0.1:9/a\n")
     probe = (
         "import sys\n"
-        "from crawler.db import open_database\n"
+        "from crawler.store.db import open_database\n"
         "from crawler.citations import read_document\n"
         f"open_database({str(db)!r}, create=False)\n"
         f"read_document({str(urls)!r})\n"
@@ -179,7 +179,7 @@ def test_db_upgrade_brings_a_0002_database_to_cited_at_and_a_reimport_fills_it(t
     from alembic import command
     from sqlalchemy import text
 
-    from crawler.migrate import _config
+    from crawler.store.migrate import _config
 
     if server == "postgresql":
         url = request.getfixturevalue("postgres").create_database()

@@ -117,7 +117,7 @@ def test_settings_override_the_environment(workspace: Workspace, site: MockServe
 def test_a_database_password_never_reaches_a_webhook_or_an_inbox():
     """A PostgreSQL URL names its password; the notification names the database without it."""
     from crawler.notify import notify
-    from crawler.runs import News, RunSummary
+    from crawler.runs.lifecycle import News, RunSummary
 
     news = News("https://www.gob.mx/informe", "gone", "gone", "http_404", "ok", (("informe.md", "3"),))
     summary = RunSummary(run_id=7, status="finished", targets=1, captured=1, news=[news])

@@ -8,7 +8,7 @@ import json
 
 from scrapy import Request
 
-from crawler.scheduler import CitationScheduler
+from crawler.crawl.scheduler import CitationScheduler
 from tests.conftest import Workspace
 from tests.mockserver import MockServer
 

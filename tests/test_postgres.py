@@ -9,9 +9,9 @@ import psycopg
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from crawler.db import open_database
-from crawler.models import Capture, Run, Target
-from crawler.runlock import PG_LOCK_KEY
+from crawler.runs.lock import PG_LOCK_KEY
+from crawler.store.db import open_database
+from crawler.store.models import Capture, Run, Target
 from tests.conftest import Workspace
 from tests.mockserver import MockServer
 from tests.servers import PostgresServer

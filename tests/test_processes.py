@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.db import open_database
-from crawler.models import Capture, Run, Target
-from crawler.processes import shard_by_host
+from crawler.scaleout.processes import shard_by_host
+from crawler.store.db import open_database
+from crawler.store.models import Capture, Run, Target
 from tests.conftest import FAST, ROOT, Workspace
 from tests.mockserver import MockServer
 from tests.test_interrupt import assert_every_row_points_at_its_record, quick_again, wait_for_captures

@@ -17,7 +17,7 @@ from scrapy import Request
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError
 from scrapy.utils.test import get_crawler
 
-from crawler.handlers.rawhttp import WIRE_META_KEY, RawHttpDownloadHandler
+from crawler.crawl.handlers.rawhttp import WIRE_META_KEY, RawHttpDownloadHandler
 from tests.conftest import Workspace
 from tests.test_warc_recording import crawl_urls, records_by_uri
 
@@ -443,7 +443,7 @@ def test_https_goes_through_a_connect_tunnel_kept_alive():
 def test_loopback_is_refused_without_a_proxy(raw: RawServer):
     from scrapy.exceptions import DownloadConnectionRefusedError
 
-    from crawler.failures import classify
+    from crawler.crawl.failures import classify
 
     (result,) = fetch(Request(raw.url("/plain")), EVIDENCE_ALLOW_PRIVATE=False)
     assert isinstance(result, DownloadConnectionRefusedError)
@@ -454,7 +454,7 @@ def test_loopback_is_refused_without_a_proxy(raw: RawServer):
 def test_a_refused_connection_is_classified_as_such():
     from scrapy.exceptions import DownloadConnectionRefusedError
 
-    from crawler.failures import classify
+    from crawler.crawl.failures import classify
 
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))

@@ -23,8 +23,8 @@ from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.handlers.rawhttp import WIRE_META_KEY, Wire
-from crawler.middlewares.warcrecorder import WarcRecorderMiddleware
+from crawler.crawl.handlers.rawhttp import WIRE_META_KEY, Wire
+from crawler.warc.recorder import WarcRecorderMiddleware
 
 TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", min_size=1, max_size=20)
 VALUE = st.binary(max_size=60).map(lambda b: bytes(c for c in b if c not in b"\r\n\x00").strip())

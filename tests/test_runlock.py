@@ -8,7 +8,7 @@ import signal
 import sqlite3
 import time
 
-from crawler.runlock import lock_path
+from crawler.runs.lock import lock_path
 from tests.conftest import Workspace
 from tests.mockserver import MockServer
 from tests.test_interrupt import assert_every_row_points_at_its_record, quick_again, slow_report, start_crawl, wait_for_captures

@@ -1,5 +1,5 @@
 """The upgrade tripwire: every private Scrapy (and scrapy-redis) name evidence relies on
-still exists with the parameters it had when crawler/scrapycompat.py was last checked, the
+still exists with the parameters it had when crawler/crawl/compat.py was last checked, the
 replaced EXTENSIONS_BASE differs from Scrapy's only as documented, and no private name is
 used outside the compatibility layer. A Scrapy upgrade that breaks one fails here, naming
 it, instead of showing up later as lost throughput or a Public Suffix List download."""
@@ -15,18 +15,18 @@ from pathlib import Path
 import pytest
 from scrapy.settings import default_settings
 
-from crawler import scrapycompat
 from crawler import settings as evidence_settings
+from crawler.crawl import compat as scrapycompat
+from crawler.crawl.compat import EXTENSIONS_REMOVED, PRIVATE_NAMES, PrivateMethod, PrivateName, plain_signature
 from crawler.exceptions import ScrapyIncompatible
-from crawler.scrapycompat import EXTENSIONS_REMOVED, PRIVATE_NAMES, PrivateMethod, PrivateName, plain_signature
 
 ROOT = Path(__file__).resolve().parent.parent
 # The modules that install an override; imported so that each registers it.
 OVERRIDING_MODULES = (
-    "crawler.downloader",
-    "crawler.extensions.throttle",
-    "crawler.middlewares.redirect",
-    "crawler.frontier.queue",
+    "crawler.crawl.downloader",
+    "crawler.crawl.throttle",
+    "crawler.crawl.redirect",
+    "crawler.scaleout.frontier.queue",
 )
 
 
@@ -202,7 +202,7 @@ def violations(path: Path) -> list[str]:
 
 def test_no_private_scrapy_name_outside_the_compatibility_layer() -> None:
     files = [ROOT / "cli.py", *sorted((ROOT / "crawler").rglob("*.py"))]
-    found = [line for path in files if path.name != "scrapycompat.py" for line in violations(path)]
+    found = [line for path in files if path.name != "compat.py" for line in violations(path)]
     assert found == [], "\n".join(found)
 
 

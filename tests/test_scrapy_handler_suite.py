@@ -23,7 +23,7 @@ import pytest
 from scrapy.utils.reactor import is_reactor_installed
 
 from crawler import settings as project_settings
-from crawler.handlers.rawhttp import RawHttpDownloadHandler
+from crawler.crawl.handlers.rawhttp import RawHttpDownloadHandler
 from tests.scrapy_suite.fetch import installed_tree
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from scrapy.http import Response
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as evidence_settings
-from crawler.extensions.throttle import NotModifiedAwareAutoThrottle
+from crawler.crawl.throttle import NotModifiedAwareAutoThrottle
 
 
 def throttle() -> NotModifiedAwareAutoThrottle:
@@ -27,10 +27,10 @@ def test_fast_answers_lower_the_delay_only_when_healthy(status: int, lowered: bo
 
 
 def test_it_replaces_scrapys_autothrottle_in_the_settings() -> None:
-    from crawler.runs import build_settings
+    from crawler.runs.lifecycle import build_settings
 
     active = {name for name, order in build_settings({}).getwithbase("EXTENSIONS").items() if order is not None}
-    assert "crawler.extensions.throttle.NotModifiedAwareAutoThrottle" in active
+    assert "crawler.crawl.throttle.NotModifiedAwareAutoThrottle" in active
     assert "scrapy.extensions.throttle.AutoThrottle" not in active
     # Switched off by not being named at all: Scrapy imports every extension it is given.
     assert "scrapy.extensions.remote_control.RemoteControl" not in build_settings({}).getwithbase("EXTENSIONS")

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.exceptions import NotFound
 from crawler.export.cdxj import IndexEntry
-from crawler.models import Capture, Citation, Document, Record, Target
 from crawler.reports.queries import document_label
+from crawler.store.models import Capture, Citation, Document, Record, Target
 
 
 @dataclass

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler import __version__
-from crawler.db import display_name
 from crawler.exceptions import NotifyError
 from crawler.notify.email import SmtpSettings, send_mail
 from crawler.notify.webhook import post_json
-from crawler.runs import RunSummary
+from crawler.runs.lifecycle import RunSummary
+from crawler.store.db import display_name
 
 
 @dataclass(frozen=True)

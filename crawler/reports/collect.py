@@ -16,11 +16,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.acks import acks_of, captures_of, covering_ack, unreviewed
 from crawler.exceptions import EvidenceError, NotFound
-from crawler.models import Ack, Capture, Citation, Document, Run
 from crawler.reports.diff import text_diff
 from crawler.reports.queries import document_label
+from crawler.store.acks import acks_of, captures_of, covering_ack, unreviewed
+from crawler.store.models import Ack, Capture, Citation, Document, Run
 
 STATES = ("ok", "changed", "moved", "gone", "unreachable")
 #: Lines of a diff shown in a report; ``evidence diff`` prints all of them.

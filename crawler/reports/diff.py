@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.exceptions import NotFound
-from crawler.models import Capture, Target
-from crawler.snapshots import load_snapshot
+from crawler.store.models import Capture, Target
 from crawler.verdicts.fingerprint import mask, meaning
+from crawler.warc.snapshots import load_snapshot
 
 
 def _stamp(capture: Capture) -> str:

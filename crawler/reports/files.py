@@ -18,8 +18,8 @@ from urllib.parse import quote
 import lxml.html
 from lxml import etree
 
-from crawler.models import Capture
-from crawler.snapshots import load_snapshot
+from crawler.store.models import Capture
+from crawler.warc.snapshots import load_snapshot
 
 #: The policy of every page evidence writes: inline styles and data: images, nothing else.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.exceptions import NotFound
-from crawler.mementos import lookup_rows
-from crawler.models import Ack, Capture, Citation, Document, MementoLookup, Target
+from crawler.store.mementos import lookup_rows
+from crawler.store.models import Ack, Capture, Citation, Document, MementoLookup, Target
 
 STATUS_COLUMNS = [
     "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot",

@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.exceptions import EvidenceError, ReportError
-from crawler.models import utcnow
 from crawler.reports.collect import ReportData, collect
 from crawler.reports.files import Saved, SnapshotFolder
 from crawler.reports.html import render_html
 from crawler.reports.markdown import render_markdown
 from crawler.reports.timeline import timeline_svg
+from crawler.store.models import utcnow
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ fingerprint, signals and verdict out.
 ``CaptureJudge`` holds what a crawl learns as it goes, per target: the noise in force
 (text that differs between two answers seconds apart), and earlier captures' fingerprints
 re-made under the rules in force. It writes no rows and no WARC records: the pipeline
-(``crawler/pipelines/evidence.py``) records what it returns, and rewrites earlier rows
+(``crawler/crawl/pipeline.py``) records what it returns, and rewrites earlier rows
 through the ``Rebase`` it hands in.
 """
 
@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crawler.exceptions import ArchiveError
-from crawler.models import Capture
-from crawler.snapshots import load_snapshot
+from crawler.store.models import Capture
 from crawler.verdicts.fingerprint import (
     Meaning,
     Noise,
@@ -33,11 +32,12 @@ from crawler.verdicts.fingerprint import (
 )
 from crawler.verdicts.rules import Facts, History, judge
 from crawler.verdicts.soft404 import ProbeAnswer, signals
+from crawler.warc.snapshots import load_snapshot
 
 if TYPE_CHECKING:
-    from crawler.middlewares.warcrecorder import Hop
-    from crawler.pipelines.history import Good, TargetHistory
-    from crawler.spiders.citations import CaptureItem, Fetched
+    from crawler.crawl.history import Good, TargetHistory
+    from crawler.crawl.spider import CaptureItem, Fetched
+    from crawler.warc.recorder import Hop
 
 logger = logging.getLogger(__name__)
 

@@ -41,7 +41,7 @@ what they produce and bump ``TEXT_VERSION``.
   compared with this one's), and the first capture whose bytes differ resolves it: the
   earlier payload is read back from the WARC, its meaning computed with its own capture
   time, and every row of the target holding that deferred fingerprint is updated to the
-  result (see ``crawler/pipelines/evidence.py``). The
+  result (see ``crawler/crawl/pipeline.py``). The
   verdict rules only ever compare resolved fingerprints. If the earlier payload cannot be
   read back, the two payloads' bytes are compared instead and the capture carries the
   signal ``previous_unreadable``.
@@ -65,7 +65,7 @@ import lxml.html
 from lxml import etree
 from pypdf import __version__ as _PYPDF_VERSION
 
-from crawler.decoding import inflate
+from crawler.verdicts.decoding import inflate
 
 logger = logging.getLogger(__name__)
 

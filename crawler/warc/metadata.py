@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from crawler import __version__
-from crawler.tlsinfo import Certificate
+from crawler.crawl.tlsinfo import Certificate
 from crawler.warc.records import WarcRecord, warcinfo_block
 
 CAPTURE_URI_PREFIX = "urn:evidence:capture:"

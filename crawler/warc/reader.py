@@ -10,8 +10,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from crawler.decoding import inflate
 from crawler.exceptions import ArchiveError
+from crawler.verdicts.decoding import inflate
 from crawler.warc.records import digest
 from crawler.warc.writer import OPEN_SUFFIX
 

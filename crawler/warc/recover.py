@@ -16,7 +16,7 @@ import socket
 import zlib
 from pathlib import Path
 
-from crawler.liveness import process_alive
+from crawler.runs.liveness import process_alive
 from crawler.warc.writer import OPEN_SUFFIX, ClosedFile
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.orm import Session
 
-from crawler.models import WarcFile
+from crawler.store.models import WarcFile
 from crawler.warc.writer import ClosedFile, WarcStore
 
 if TYPE_CHECKING:

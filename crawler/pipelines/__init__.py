@@ -1,1 +1,0 @@
-"""Scrapy item pipelines."""

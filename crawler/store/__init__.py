@@ -1,0 +1,1 @@
+"""The database: the schema, opening a database, migrations and acknowledgements."""

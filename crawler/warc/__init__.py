@@ -1,0 +1,1 @@
+"""Recording: every exchange written to WARC, read back by offset, and verified."""
