@@ -218,7 +218,7 @@ class MementoLookup(Base):
     day shares the memento, and citations are rewritten when a document is imported again.
     Rows are only added: the latest ``found`` or ``none`` row of a (target, cited date)
     is what is known; an ``unreachable`` one only until a later lookup answers
-    (``crawler.reports.mementos``).
+    (``crawler.store.mementos``).
     """
 
     __tablename__ = "mementos"
