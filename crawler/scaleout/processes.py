@@ -11,7 +11,7 @@ parent never fetches and never installs a reactor.
   so per-host politeness, AutoThrottle, connection pools and the soft-404 probe of each
   URL shape behave as in one process. Hosts go, the largest first, to the shard with
   the fewest URLs. Fewer hosts than N: fewer processes.
-- **Each child** is an ordinary crawl of its shard (``crawler.runs.local.crawl_here``) with
+- **Each child** is an ordinary crawl of its shard (``crawler.runs.inprocess.crawl_here``) with
   the same run id and settings, ``CONCURRENT_REQUESTS`` divided among the children (the
   run keeps the same number of requests in flight), no progress line of its own, and
   WARC files of its own (the names carry the writer's pid). It commits its captures
@@ -321,7 +321,7 @@ def main() -> None:
 
     from crawler.exceptions import EvidenceError
     from crawler.runs.lifecycle import build_settings
-    from crawler.runs.local import crawl_here
+    from crawler.runs.inprocess import crawl_here
     from crawler.store.db import open_database
 
     def before_start(process: CrawlerProcess) -> None:

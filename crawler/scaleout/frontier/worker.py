@@ -177,7 +177,7 @@ def run_worker(
     wait: float | None = None,
 ) -> WorkerResult:
     # What a worker starts with is what a local crawl starts with.
-    from crawler.runs.local import tune_logging_on_start
+    from crawler.runs.inprocess import tune_logging_on_start
     from crawler.crawl.compat import offline_public_suffixes
     from crawler.runs.lifecycle import build_settings, close_dead_files, known_digests, originals
 
