@@ -80,6 +80,12 @@ def test_since_citation_per_case_the_diff_and_the_summary(tmp_path: Path, site: 
             assert row["memento_url"] == f"{archive.base}{case.expected.timestamp}/{site.url(case.expected.path)}"
             assert row["memento_datetime"] == case.expected.when.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert by_url[site.url("/plan-2017")]["state"] == "ok" and by_url[site.url("/report")]["state"] == "gone"
+    # A first capture's text is deferred: `same` above needed it resolved from the WARC.
+    with sqlite3.connect(workspace.db) as connection:
+        [(stored,)] = connection.execute(
+            "SELECT c.fingerprint FROM captures c JOIN targets t ON t.id = c.target_id WHERE t.url = ?", (site.url("/plan-2017"),)
+        ).fetchall()
+    assert stored.startswith("deferred:sha256:")
     # The project's own history is another question: the first capture is the reference there.
     assert by_url[site.url("/policy")]["differs_from_first"] is False
 
