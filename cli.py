@@ -108,6 +108,17 @@ class Time(click.ParamType):  # type: ignore[type-arg,unused-ignore]
             self.fail(str(exc), param, ctx)
 
 
+class FromTime(Time):
+    """``diff --from``: a time as ``Time``, or ``cited``: the web archive's copy of the cited date."""
+
+    name = "TIME|cited"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime | str:  # type: ignore[override]
+        if isinstance(value, str) and value.strip().lower() == "cited":
+            return "cited"
+        return super().convert(value, param, ctx)
+
+
 AT_OR_BEFORE = Time(upper=True)
 AT_OR_AFTER = Time(upper=False)
 
@@ -396,7 +407,11 @@ def _summary_text(summary: Any) -> str:
     lines = [f"run {summary.run_id} {summary.status}: {summary.targets} URLs checked ({counts or 'none captured'})"]
     if summary.news:
         lines.append("news since the previous run:")
-        lines += [f"  {item.kind:<11} {item.reason:<16} {item.url}" for item in summary.news]
+        for item in summary.news:
+            lines.append(f"  {item.kind:<11} {item.reason:<16} {item.url}")
+            if item.memento_url:
+                # The copy of the cited date, to repair the footnote with.
+                lines.append(f"  {'':<11} {'memento':<16} {item.memento_url} ({item.memento_datetime})")
     else:
         lines.append("no news since the previous run")
     if summary.acknowledged:
@@ -456,13 +471,24 @@ def import_(
 @_store_options
 @_format_option
 @click.option("--document", help="Only this document (its file name, or 'seed').")
-def status(db: str, archive: str, fmt: str, document: str | None) -> None:
+@click.option(
+    "--summary", is_flag=True,
+    help="The reference-rot figures instead: per document and overall, citations intact, drifted, rotted and "
+    "unknown since they were cited, with the method.",
+)
+def status(db: str, archive: str, fmt: str, document: str | None, summary: bool) -> None:
     """One row per citation with the latest verdict on its URL."""
     from crawler.reports.output import render
     from crawler.reports.queries import STATUS_COLUMNS, status_rows
 
     sessions = _open(db, create=False)
-    rows = status_rows(sessions, document)
+    if summary:
+        from crawler.reports.drift import render_summary
+        from crawler.reports.queries import summary_rows
+
+        click.echo(render_summary(summary_rows(sessions, document, Path(archive)), fmt), nl=False)
+        return
+    rows = status_rows(sessions, document, Path(archive))
     click.echo(render(rows, STATUS_COLUMNS, fmt), nl=False)
 
 
@@ -524,14 +550,28 @@ def show(
 @cli.command(epilog=EXIT_CODES_HELP)
 @click.argument("url")
 @_store_options
-@click.option("--from", "since", type=AT_OR_BEFORE, help="The older capture: the latest at or before this UTC time (ISO 8601).")
+@click.option(
+    "--from", "since", type=FromTime(upper=True),
+    help="The older capture: the latest at or before this UTC time (ISO 8601), or `cited`: the web archive's "
+    "copy of the cited date (`evidence lookup`).",
+)
 @click.option("--to", "until", type=AT_OR_BEFORE, help="The newer capture: the latest at or before this UTC time (default: the last).")
-def diff(url: str, db: str, archive: str, since: datetime | None, until: datetime | None) -> None:
+def diff(url: str, db: str, archive: str, since: datetime | str | None, until: datetime | None) -> None:
     """A unified diff of the text of two captures of URL (default: the last two)."""
-    from crawler.reports.diff import pick_pair, text_diff
+    from crawler.reports.diff import cited_diff, cited_pair, pick_pair, text_diff
     from crawler.reports.times import shown
 
     sessions = _open(db, create=False)
+    if since == "cited":
+        memento, latest = cited_pair(sessions, url, until)
+        assert memento.memento_datetime is not None  # a found memento has its time
+        output = cited_diff(Path(archive), memento, latest, url)
+        if output:
+            click.echo(output, nl=False)
+        else:
+            click.echo(f"no text difference between the memento of {shown(memento.memento_datetime)} and {shown(latest.checked_at)}")
+        return
+    assert not isinstance(since, str)
     older, newer = pick_pair(sessions, url, since, until)
     output = text_diff(Path(archive), older, newer, url)
     if output:
@@ -593,7 +633,7 @@ def export(
             click.echo(f"wrote {wacz_file}: {counts['records']} records, {counts['pages']} pages", err=True)
         for path, fmt in ((csv_file, "csv"), (json_file, "json")):
             if path:
-                rows = status_rows(sessions, document)
+                rows = status_rows(sessions, document, Path(archive))
                 Path(path).write_text(render(rows, STATUS_COLUMNS, fmt), encoding="utf-8")
                 click.echo(f"wrote {path}: {len(rows)} citations", err=True)
     except OSError as exc:

@@ -43,6 +43,8 @@ def build_message(summary: RunSummary, database: str) -> Message:
         lines.append(f"  {item.kind:<11} {item.reason:<18} {item.url}")
         if where:
             lines.append(f"  {'':<11} cited in {where}")
+        if item.memento_url:
+            lines.append(f"  {'':<11} archived {item.memento_datetime}: {item.memento_url}")
     lines += [
         "",
         "`evidence status` and `evidence report` show the details; `evidence ack URL` marks a change as reviewed.",

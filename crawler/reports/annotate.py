@@ -6,8 +6,12 @@ HTML gets the Robust Links attributes on each ``<a href>`` of a cited URL:
 URL: `` (archived on 2026-11-27: doc_files/12.view.html)``. Everything else in the file
 is left byte for byte as it was.
 
-The copy used is the first capture in which the page was present: the one closest to
-when the author cited it. Links are matched by the URL string exactly as written.
+The copy used is the web archive's memento of the cited date where one was found
+(``evidence lookup``; the earliest cited date that has one): its public replay URL and
+the time the archive made it, which any reader of the annotated document can open, where
+a local file path could not be shared. Where there is none, the project's own copy: the
+first capture in which the page was present, the one closest to when the author cited
+it, saved beside the output. Links are matched by the URL string exactly as written.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.exceptions import DocumentError, ReportError
 from crawler.reports.files import SnapshotFolder
 from crawler.reports.report import files_folder
+from crawler.store.mementos import found_mementos
 from crawler.store.models import Capture, Citation, Target
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
@@ -53,12 +58,17 @@ def annotate(sessions: sessionmaker[Session], archive_dir: Path, source: Path, o
     folder = SnapshotFolder(archive_dir, files_folder(output), output.parent)
     with sessions() as session:
         firsts = _first_copies(session)
+        mementos = _mementos(session)
     html_doc = source.suffix.lower() in HTML_SUFFIXES
     found = [url for url in firsts if url in text]
     versions: dict[str, Version] = {}
     unarchived: list[str] = []
     for url in found:
         capture = firsts[url][1]
+        memento = mementos.get(firsts[url][0])
+        if memento is not None:
+            versions[url] = memento
+            continue
         if capture is None:
             unarchived.append(url)
             continue
@@ -107,6 +117,16 @@ def _first_copies(session: Session) -> dict[str, tuple[str, Capture | None]]:
     ):
         result.setdefault(written, (url, firsts.get(target_id)))
     return result
+
+
+def _mementos(session: Session) -> dict[str, Version]:
+    """Per target URL with a found memento: its replay URL (never the raw ``id_`` one) and time."""
+    urls: dict[int, str] = {target_id: url for target_id, url in session.execute(select(Target.id, Target.url))}
+    return {
+        urls[target_id]: Version(row.memento_url, row.memento_datetime)
+        for target_id, row in found_mementos(session, list(urls)).items()
+        if row.memento_url and row.memento_datetime is not None
+    }
 
 
 def _annotate_text(text: str, versions: dict[str, Version]) -> tuple[str, int]:

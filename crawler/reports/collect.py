@@ -12,12 +12,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.exceptions import EvidenceError, NotFound
 from crawler.reports.diff import text_diff
+from crawler.reports.drift import OVERALL, DriftJudge, summarize
 from crawler.reports.queries import document_label
 from crawler.store.acks import acks_of, captures_of, covering_ack, unreviewed
 from crawler.store.models import Ack, Capture, Citation, Document, Run
@@ -46,6 +48,10 @@ class Entry:
     #: when this citation was made, and what says so ("note", "document", "given")
     cited_at: date | None = None
     cited_at_source: str | None = None
+    #: against the web archive's copy of the cited date (``crawler.reports.drift``)
+    since_citation: str = "unknown"
+    memento_url: str | None = None
+    memento_datetime: str | None = None
 
     @property
     def cited_label(self) -> str:
@@ -74,6 +80,9 @@ class ReportData:
     database: str
     sections: list[Section]
     runs: list[RunColumn]
+    #: the reference-rot figures: one row per document, then the overall row
+    #: (``crawler.reports.drift.summarize``)
+    drift: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter[str]:
@@ -100,10 +109,38 @@ def collect(
                     targets[citation.target_id] = _entry(session, archive_dir, citation)
                 shared = targets[citation.target_id]
                 section.entries.append(_copy(shared, citation))
+            _drift(session, archive_dir, doc.citations, section.entries)
             sections.append(section)
         if document is not None and not sections:
             raise NotFound(f"no document named {document!r} in the database; `evidence status` lists them")
-        return ReportData(now, database, sections, _runs(session, list(targets)))
+        figures = [summarize([vars(e) for e in section.entries], section.label) for section in sections]
+        figures.append(summarize([vars(e) for section in sections for e in section.entries], OVERALL))
+        return ReportData(now, database, sections, _runs(session, list(targets)), figures)
+
+
+def _drift(session: Session, archive_dir: Path, citations: list[Citation], entries: list[Entry]) -> None:
+    """Each entry's drift since citation, judged as ``status --document`` judges it: against
+    the memento of the earliest day this document cites the URL that has one."""
+    cited: dict[int, set[date]] = {}
+    for citation in citations:
+        if citation.cited_at is not None:
+            cited.setdefault(citation.target_id, set()).add(citation.cited_at)
+    judge = DriftJudge(session, archive_dir, [citation.target_id for citation in citations])
+    latest: dict[int, int] = {
+        target_id: capture_id
+        for target_id, capture_id in session.execute(
+            select(Capture.target_id, func.max(Capture.id))
+            .where(Capture.target_id.in_([citation.target_id for citation in citations]))
+            .group_by(Capture.target_id)
+        )
+    }
+    for citation, entry in zip(citations, entries, strict=True):
+        capture_id = latest.get(citation.target_id)
+        capture = session.get(Capture, capture_id) if capture_id is not None else None
+        found = judge.judge(citation.target_id, cited.get(citation.target_id, ()), capture)
+        entry.since_citation, entry.memento_url, entry.memento_datetime = (
+            found.since_citation, found.memento_url, found.memento_datetime,
+        )
 
 
 def _copy(entry: Entry, citation: Citation) -> Entry:

@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.exceptions import NotFound
-from crawler.store.models import Capture, Target
+from crawler.store.mementos import cited_memento
+from crawler.store.models import Capture, MementoLookup, Target
 from crawler.verdicts.fingerprint import mask, meaning
-from crawler.warc.snapshots import load_snapshot
+from crawler.warc.snapshots import Located, load_snapshot
 
 
 def _stamp(capture: Capture) -> str:
@@ -52,13 +53,38 @@ def pick_pair(
 
 def text_diff(archive_dir: Path, older: Capture, newer: Capture, url: str) -> str:
     """A unified diff of the two captures' extracted text (empty when the text is the same)."""
-    texts = []
-    for capture in (older, newer):
-        snapshot = load_snapshot(archive_dir, capture, decode=False)
-        page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, capture.checked_at)
-        texts.append(page.text.splitlines() if page.kind != "bytes" else [f"(binary payload, {page.fingerprint})"])
+    texts = [_text(archive_dir, capture, capture.checked_at) for capture in (older, newer)]
     lines = _unified(texts, (older.checked_at, newer.checked_at), f"{url} {_stamp(older)}", f"{url} {_stamp(newer)}")
     return "\n".join(lines) + "\n" if lines else ""
+
+
+def cited_pair(sessions: sessionmaker[Session], url: str, until: datetime | None) -> tuple[MementoLookup, Capture]:
+    """``diff --from cited``: the memento of the earliest cited date that has one (as
+    ``show --cited``), and the latest capture at or before ``until``."""
+    memento = cited_memento(sessions, url)
+    with sessions() as session:
+        query = select(Capture).where(Capture.target_id == memento.target_id, Capture.warc_filename.is_not(None))
+        if until is not None:
+            query = query.where(Capture.checked_at <= until)
+        newer = session.scalar(query.order_by(Capture.checked_at.desc(), Capture.id.desc()).limit(1))
+    if newer is None:
+        raise NotFound(f"{url} has no archived capture to compare with its memento; `evidence history {url}` lists them")
+    return memento, newer
+
+
+def cited_diff(archive_dir: Path, memento: MementoLookup, newer: Capture, url: str) -> str:
+    """A unified diff of the memento's extracted text and a capture's (empty when the same)."""
+    assert memento.memento_datetime is not None  # a found memento has its time
+    texts = [_text(archive_dir, memento, memento.memento_datetime), _text(archive_dir, newer, newer.checked_at)]
+    label = f"{memento.memento_url} {memento.memento_datetime:%Y-%m-%dT%H:%M:%SZ} (memento, cited {memento.cited_at:%Y-%m-%d})"
+    lines = _unified(texts, (memento.memento_datetime, newer.checked_at), label, f"{url} {_stamp(newer)}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def _text(archive_dir: Path, located: Located, when: datetime) -> list[str]:
+    snapshot = load_snapshot(archive_dir, located, decode=False)
+    page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when)
+    return page.text.splitlines() if page.kind != "bytes" else [f"(binary payload, {page.fingerprint})"]
 
 
 def _unified(texts: list[list[str]], when: tuple[datetime, datetime], from_label: str, to_label: str) -> list[str]:

@@ -13,6 +13,7 @@ from html import escape
 from urllib.parse import urlsplit
 
 from crawler.reports.collect import STATES, Entry, ReportData
+from crawler.reports.drift import METHOD, OVERALL, SHARES, VERDICTS, percent
 from crawler.reports.files import CSP, Saved
 from crawler.reports.timeline import COLOURS, timeline_svg
 
@@ -42,6 +43,7 @@ def render_html(data: ReportData, copies: dict[int, Saved | str]) -> str:
         "<h1>Evidence report</h1>",
         f"<p class='meta'>Generated {_time(data.generated_at)} from <code>{escape(data.database)}</code>: "
         f"{len(data.sections)} documents, {sum(len(s.entries) for s in data.sections)} citations, {len(data.runs)} runs.</p>",
+        _figures(data),
         _counts(data),
         "<section id='states-across-runs'><h2>States across runs</h2>",
         timeline_svg(data.runs),
@@ -53,7 +55,7 @@ def render_html(data: ReportData, copies: dict[int, Saved | str]) -> str:
             out.append(f"<p class='meta'>{escape(section.title)}</p>")
         out.append(
             "<table><thead><tr><th>Footnote</th><th>Cited</th><th>Cited URL</th><th>State</th><th>Since</th><th>First capture</th>"
-            "<th>Last capture</th><th>Archived copy</th><th>Review</th></tr></thead><tbody>"
+            "<th>Last capture</th><th>Archived copy</th><th>Review</th><th>Since citation</th><th>Memento</th></tr></thead><tbody>"
         )
         for entry in section.entries:
             out.append(_row(entry, copies))
@@ -93,17 +95,43 @@ def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
         _time(entry.last),
         _copy(entry, copies),
         _review(entry),
+        escape(entry.since_citation),
+        _memento(entry),
     ]
-    classes = ["", "time", "url", "", "time", "time", "time", "", ""]
+    classes = ["", "time", "url", "", "time", "time", "time", "", "", "", "time"]
     row = "<tr>" + "".join(f"<td class='{c}'>{v}</td>" if c else f"<td>{v}</td>" for c, v in zip(classes, cells, strict=True)) + "</tr>"
     if entry.diff:
         row += (
-            f"<tr class='diff'><td></td><td colspan='8'><details><summary>Text diff: {escape(entry.diff_label)}</summary>"
+            f"<tr class='diff'><td></td><td colspan='10'><details><summary>Text diff: {escape(entry.diff_label)}</summary>"
             f"<pre class='diff'>{_diff(entry.diff)}</pre></details></td></tr>"
         )
     if entry.problem:
-        row += f"<tr><td></td><td colspan='8' class='problem'>{escape(entry.problem)}</td></tr>"
+        row += f"<tr><td></td><td colspan='10' class='problem'>{escape(entry.problem)}</td></tr>"
     return row
+
+
+def _memento(entry: Entry) -> str:
+    """The web archive's public copy of the cited date, for a reader to open."""
+    if not entry.memento_url:
+        return ""
+    href = escape(entry.memento_url, quote=True)
+    return f"<a href='{href}' rel='noopener noreferrer nofollow'>{escape(entry.memento_datetime or '')}</a>"
+
+
+def _figures(data: ReportData) -> str:
+    """The reference-rot figures, per document and overall, and how they were made."""
+    words = [SHARES[v] for v in VERDICTS]
+    head = "".join(f"<th>{word}</th>" for word in ["document", "citations", *words])
+    rows = []
+    for row in data.drift:
+        name = f"<strong>{escape(row['document'])}</strong>" if row["document"] == OVERALL else escape(row["document"])
+        cells = "".join(f"<td>{row[w]} ({percent(row[w + '_share'])})</td>" for w in words)
+        rows.append(f"<tr><td>{name}</td><td>{row['citations']}</td>{cells}</tr>")
+    return (
+        "<section id='since-citation'><h2>Since citation</h2>"
+        f"<table class='counts'><tr>{head}</tr>{''.join(rows)}</table>"
+        f"<p class='note'>{escape(METHOD)}</p></section>"
+    )
 
 
 def _copy(entry: Entry, copies: dict[int, Saved | str]) -> str:

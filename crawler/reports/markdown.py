@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 
 from crawler.reports.collect import STATES, Entry, ReportData
+from crawler.reports.drift import METHOD, OVERALL, SHARES, VERDICTS, percent
 from crawler.reports.files import Saved
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~<>])")
@@ -25,6 +26,7 @@ def render_markdown(data: ReportData, copies: dict[int, Saved | str], chart: str
         f"Generated {_time(data.generated_at)} UTC from `{_code(data.database)}`: {len(data.sections)} documents, "
         f"{sum(len(s.entries) for s in data.sections)} citations, {len(data.runs)} runs.",
         "",
+        *_figures(data),
         "## Citations per state",
         "",
         "| " + " | ".join(names) + " |",
@@ -44,8 +46,9 @@ def render_markdown(data: ReportData, copies: dict[int, Saved | str], chart: str
         if section.title:
             out += [_escape(section.title), ""]
         out += [
-            "| footnote | cited | cited URL | state | since | first capture | last capture | archived copy | review |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| footnote | cited | cited URL | state | since | first capture | last capture | archived copy | review "
+            "| since citation | memento |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         details: list[str] = []
         for entry in section.entries:
@@ -84,7 +87,25 @@ def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
         review = "**news, not reviewed**"
     times = [_time(entry.since), _time(entry.first), _time(entry.last)]
     cells = [_escape(entry.footnote), entry.cited_label, f"`{_code(entry.url)}`", state, *times, copy, review]
+    memento = f"[{_escape(entry.memento_datetime or '')}](<{_code(entry.memento_url)}>)" if entry.memento_url else ""
+    cells += [entry.since_citation, memento]
     return "| " + " | ".join(cells) + " |"
+
+
+def _figures(data: ReportData) -> list[str]:
+    """The reference-rot figures, per document and overall, and how they were made."""
+    words = [SHARES[v] for v in VERDICTS]
+    out = [
+        "## Since citation",
+        "",
+        "| document | citations | " + " | ".join(words) + " |",
+        "|---|---|" + "---|" * len(words),
+    ]
+    for row in data.drift:
+        name = f"**{_escape(row['document'])}**" if row["document"] == OVERALL else _escape(row["document"])
+        cells = [f"{row[w]} ({percent(row[w + '_share'])})" for w in words]
+        out.append(f"| {name} | {row['citations']} | " + " | ".join(cells) + " |")
+    return [*out, "", _escape(METHOD), ""]
 
 
 def _escape(text: str) -> str:

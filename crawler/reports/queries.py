@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.exceptions import NotFound
+from crawler.reports.drift import OVERALL, DriftJudge, summarize
 from crawler.store.mementos import lookup_rows
 from crawler.store.models import Ack, Capture, Citation, Document, MementoLookup, Target
 
 STATUS_COLUMNS = [
     "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot",
-    "cited_at",
+    "cited_at", "since_citation", "memento_url", "memento_datetime",
 ]
 HISTORY_COLUMNS = [
     "source", "run", "checked_at", "state", "reason", "change", "signals", "http_status", "final_url", "payload_digest", "snapshot",
@@ -38,12 +39,16 @@ def ack_text(ack: Ack) -> str:
     return f'{_time(ack.acked_at)} "{ack.note}"' if ack.note else str(_time(ack.acked_at))
 
 
-def status_rows(sessions: sessionmaker[Session], document: str | None = None) -> list[dict[str, Any]]:
+def status_rows(
+    sessions: sessionmaker[Session], document: str | None = None, archive_dir: Path = Path("archive")
+) -> list[dict[str, Any]]:
     """One row per citation, with the latest capture of its URL.
 
     ``cited_at`` is the earliest day the URL was cited among the citations shown (those of
     ``document``, when given): the copy that matters is the one from when it was first
-    relied on, and a URL cited twice has two rows that should not disagree."""
+    relied on, and a URL cited twice has two rows that should not disagree. Likewise
+    ``since_citation`` and the memento: the earliest of those days with a memento
+    (``crawler.reports.drift``; fingerprints are remade from ``archive_dir`` when needed)."""
     latest = (
         select(Capture.target_id, func.max(Capture.id).label("capture_id")).group_by(Capture.target_id).subquery()
     )
@@ -58,6 +63,8 @@ def status_rows(sessions: sessionmaker[Session], document: str | None = None) ->
     rows = []
     targets: list[int] = []
     earliest: dict[int, date] = {}
+    cited: dict[int, set[date]] = {}
+    latest_capture: dict[int, Capture | None] = {}
     with sessions() as session:
         for name, footnote, cited_at, target_id, url, capture in session.execute(query):
             label = document_label(name)
@@ -65,6 +72,9 @@ def status_rows(sessions: sessionmaker[Session], document: str | None = None) ->
                 continue
             if cited_at is not None and (target_id not in earliest or cited_at < earliest[target_id]):
                 earliest[target_id] = cited_at
+            if cited_at is not None:
+                cited.setdefault(target_id, set()).add(cited_at)
+            latest_capture[target_id] = capture
             targets.append(target_id)
             rows.append(
                 {
@@ -79,12 +89,37 @@ def status_rows(sessions: sessionmaker[Session], document: str | None = None) ->
                     "snapshot": capture.snapshot if capture else None,
                 }
             )
+        judge = DriftJudge(session, archive_dir, cited)
+        drifts = {
+            target_id: judge.judge(target_id, cited.get(target_id, ()), capture)
+            for target_id, capture in latest_capture.items()
+        }
     if document is not None and not rows:
         raise NotFound(f"no document named {document!r} in the database; `evidence status` lists them")
     for row, target_id in zip(rows, targets, strict=True):
         day = earliest.get(target_id)
         row["cited_at"] = day.isoformat() if day else None
+        row.update(vars(drifts[target_id]))
     return rows
+
+
+def summary_rows(sessions: sessionmaker[Session], document: str | None = None, archive_dir: Path = Path("archive")) -> list[dict[str, Any]]:
+    """The reference-rot summary (``crawler.reports.drift``): one row per document, each
+    citation judged as ``status --document`` judges it, then the overall row, their sum."""
+    with sessions() as session:
+        names = [name for (name,) in session.execute(select(Document.name).order_by(Document.id))]
+    if document is not None:
+        names = [name for name in names if document in (document_label(name), name)]
+        if not names:
+            raise NotFound(f"no document named {document!r} in the database; `evidence status` lists them")
+    out = []
+    every: list[dict[str, Any]] = []
+    for name in names:
+        rows = status_rows(sessions, name, archive_dir)
+        every += rows
+        out.append(summarize(rows, document_label(name)))
+    out.append(summarize(every, OVERALL))
+    return out
 
 
 def _target_id(session: Session, url: str) -> int:

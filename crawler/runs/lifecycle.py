@@ -26,7 +26,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from crawler.exceptions import SettingError
 from crawler.reports.queries import document_label
 from crawler.runs.liveness import process_alive
 from crawler.store.acks import is_acknowledged
+from crawler.store.mementos import found_mementos, memento_news
 from crawler.store.models import Capture, Citation, Document, Record, Run, Target, WarcFile, utcnow
 from crawler.verdicts import news_kind
 from crawler.warc.dedup import Original
@@ -56,6 +57,10 @@ class News:
     previous_state: str | None
     #: (document, footnote) of each citation of the URL
     cited_in: tuple[tuple[str, str], ...] = ()
+    #: for a gone URL, the web archive's copy of its cited date (the evidence left) and
+    #: when the archive made it; None where no memento was found
+    memento_url: str | None = None
+    memento_datetime: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +70,8 @@ class News:
             "reason": self.reason,
             "previous_state": self.previous_state,
             "cited_in": [{"document": document, "footnote": footnote} for document, footnote in self.cited_in],
+            "memento_url": self.memento_url,
+            "memento_datetime": self.memento_datetime,
         }
 
 
@@ -380,19 +387,34 @@ def finish_run(
             for target_id, state in session.execute(select(earlier.c.target_id, earlier.c.state).where(earlier.c.n == 1))
         }
         summary = RunSummary(run_id=run_id, status="", targets=len(urls), captured=len(captures))
+        gone = [target_id for _, target_id, state, _, _ in captures if state == "gone"]
+        owed = memento_news(session, run_id, gone)
+        found = found_mementos(session, gone)
         for capture_id, target_id, state, reason, url in captures:
             summary.states[state] += 1
             previous_state = previous_states.get(target_id)
             kind = news_kind(state, reason, previous_state)
+            memento = found.get(target_id)
+            shown = {"memento_url": memento.memento_url, "memento_datetime": _time(memento.memento_datetime)} if memento else {}
+            if kind is None and target_id in owed:
+                # Gone before, and its memento found only now (the archive was down, or the
+                # citation dated later): the footnote can be repaired now. Reported once
+                # (``memento_news``) whatever the acknowledgements: it is not the removal again.
+                summary.news.append(News(url, "gone", state, reason, previous_state, cited_in(session, target_id), **shown))
+                continue
             if kind is None:
                 continue
-            item = News(url, kind, state, reason, previous_state, cited_in(session, target_id))
+            item = News(url, kind, state, reason, previous_state, cited_in(session, target_id), **(shown if state == "gone" else {}))
             capture = session.get_one(Capture, capture_id)
             (summary.acknowledged if is_acknowledged(session, capture) else summary.news).append(item)
         complete = finish_reason == "finished" and summary.missing == 0
         run.status = summary.status = "finished" if complete else "interrupted"
         run.finished_at = utcnow()
     return summary
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def cited_in(session: Session, target_id: int) -> tuple[tuple[str, str], ...]:

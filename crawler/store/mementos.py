@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.exceptions import MementoError, NotFound, SettingError
 from crawler.memento import Archive
-from crawler.store.models import Citation, MementoLookup, Target
+from crawler.store.models import Capture, Citation, MementoLookup, Target
 
 #: Outcomes that answer a lookup for good (until ``--refresh``).
 ANSWERED = ("found", "none")
@@ -135,3 +135,41 @@ def lookup_rows(session: Session, target_id: int) -> list[MementoLookup]:
     """Per cited date of a target, what is known, oldest cited date first (``history``)."""
     known = known_mementos(session, [target_id])
     return [row for _, row in sorted(known.items(), key=lambda item: item[0][1])]
+
+
+def found_mementos(session: Session, target_ids: Iterable[int]) -> dict[int, MementoLookup]:
+    """Per target, the found memento of its earliest cited date that has one (``show --cited``'s)."""
+    out: dict[int, MementoLookup] = {}
+    for (target_id, _cited_at), row in sorted(known_mementos(session, target_ids).items(), key=lambda item: item[0][1]):
+        if row.outcome == "found":
+            out.setdefault(target_id, row)
+    return out
+
+
+def memento_news(session: Session, run_id: int, gone: Iterable[int]) -> dict[int, MementoLookup]:
+    """Of the targets ``gone`` in run ``run_id``, those whose memento is news in this run:
+    the first run in which the target was gone with a memento already found (in this run's
+    lookups or any before). A memento found while the page was present becomes news when
+    the page goes; one found after it went, in the next crawl; never twice."""
+    ids = list(gone)
+    found = found_mementos(session, ids)
+    if not found:
+        return {}
+    first_found: dict[int, int] = {
+        target_id: first
+        for target_id, first in session.execute(
+            select(MementoLookup.target_id, func.min(MementoLookup.run_id))
+            .where(MementoLookup.target_id.in_(list(found)), MementoLookup.outcome == "found")
+            .group_by(MementoLookup.target_id)
+        )
+    }
+    reported = {
+        target_id
+        for target_id, earlier_run in session.execute(
+            select(Capture.target_id, Capture.run_id).where(
+                Capture.target_id.in_(list(found)), Capture.state == "gone", Capture.run_id < run_id
+            )
+        )
+        if earlier_run >= first_found[target_id]
+    }
+    return {target_id: row for target_id, row in found.items() if target_id not in reported}

@@ -1,0 +1,183 @@
+"""Drift since citation: the cited page now against the web archive's copy of the day it was cited.
+
+Each citation gets ``since_citation``:
+
+- ``same``: the latest capture's evidence fingerprint equals the memento's;
+- ``changed``: it does not (``evidence diff URL --from cited`` shows the text that moved);
+- ``gone``: the live page is gone (404/410, a soft 404, a failure that lasted
+  ``EVIDENCE_GONE_AFTER`` runs) and a memento was found: the memento is the evidence left;
+- ``unknown``: no memento (never archived near that date, not looked up yet, archives
+  unreachable), no cited date, never captured, or the live page is only ``unreachable``.
+
+Live ``unreachable`` with a memento is ``unknown``, not a fifth value: a server down
+tonight is not a page gone (the crawl's own rule, see ``crawler.verdicts.rules``), and
+after ``gone_after`` runs it becomes ``gone`` anyway; nothing the page says is known.
+
+The memento compared is the one of the earliest cited date (among the citations shown)
+that has one, as ``show --cited`` and ``diff --from cited`` use. Fingerprints are only
+compared on equal terms: one made under other rules than those in force with the
+target's learned noise (the memento is fingerprinted with no noise), or deferred on a
+first capture, is re-extracted from its WARC record first. A record that cannot be read
+back leaves the verdict ``unknown``: a rule difference is never called a change.
+
+The summary (``status --summary``, the report's opening figures) counts citations, not
+URLs, per document and overall, under the names reference-rot studies use: ``intact``
+(same), ``drifted`` (changed), ``rotted`` (gone), ``unknown``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crawler.exceptions import ArchiveError
+from crawler.store.mementos import known_mementos
+from crawler.store.models import Capture, MementoLookup, Target
+from crawler.verdicts.fingerprint import Noise, is_current, meaning
+from crawler.verdicts.rules import PRESENT_STATES
+from crawler.warc.snapshots import Located, load_snapshot
+
+VERDICTS = ("same", "changed", "gone", "unknown")
+#: The words of the reference-rot summary, per verdict.
+SHARES = {"same": "intact", "changed": "drifted", "gone": "rotted", "unknown": "unknown"}
+SUMMARY_COLUMNS = [
+    "document", "citations", "intact", "drifted", "rotted", "unknown",
+    "intact_share", "drifted_share", "rotted_share", "unknown_share",
+]
+OVERALL = "(all documents)"
+METHOD = (
+    "Counts are of citations, not URLs: a URL cited twice counts twice. Each cited page as last captured is "
+    "compared with the web archive's copy (memento) of the earliest day its document cites it (the access date "
+    "of its note, else the document's date, else the date given on import), nearest at or before that day, else "
+    "the earliest after. intact: the text a reader sees (evidence fingerprint, both made under the same "
+    "extraction rules and learned noise) is the same as the memento's; drifted: that text differs; rotted: "
+    "the page is gone now (404/410, a soft 404, or failing for several runs in a row) and only the memento is "
+    "left; unknown: no memento, no cited date, never captured, or unreachable at the last crawl."
+)
+
+
+@dataclass(frozen=True)
+class Drift:
+    since_citation: str
+    memento_url: str | None = None
+    memento_datetime: str | None = None
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+class DriftJudge:
+    """Judges drift since citation for targets of one database, reading WARC records back
+    from ``archive_dir`` where fingerprints must be remade (each at most once)."""
+
+    def __init__(self, session: Session, archive_dir: Path, target_ids: Iterable[int]) -> None:
+        self.session = session
+        self.archive_dir = archive_dir
+        ids = list(dict.fromkeys(target_ids))
+        self.known = known_mementos(session, ids)
+        self.noise = {
+            target_id: Noise(noise or ())
+            for target_id, noise in session.execute(select(Target.id, Target.noise).where(Target.id.in_(ids)))
+        }
+        self._remade: dict[tuple[str, int, str, int], str | None] = {}
+
+    def memento(self, target_id: int, cited: Iterable[date]) -> MementoLookup | None:
+        """The found memento of the earliest of the ``cited`` dates that has one."""
+        for day in sorted(set(cited)):
+            row = self.known.get((target_id, day))
+            if row is not None and row.outcome == "found":
+                return row
+        return None
+
+    def judge(self, target_id: int, cited: Iterable[date], capture: Capture | None) -> Drift:
+        memento = self.memento(target_id, cited)
+        if memento is None:
+            return Drift("unknown")
+        shown = {"memento_url": memento.memento_url, "memento_datetime": _time(memento.memento_datetime)}
+        if capture is None:
+            return Drift("unknown", **shown)
+        if capture.state == "gone":
+            return Drift("gone", **shown)
+        if capture.state not in PRESENT_STATES:
+            return Drift("unknown", **shown)
+        noise = self.noise.get(target_id, Noise())
+        live = self._fingerprint("capture", capture.id, capture, capture.fingerprint, capture.basis, capture.checked_at, noise)
+        then = self._fingerprint(
+            "memento", memento.id, memento, memento.fingerprint, memento.basis, memento.memento_datetime, noise
+        )
+        if live is None or then is None:
+            return Drift("unknown", **shown)
+        return Drift("same" if live == then else "changed", **shown)
+
+    def _fingerprint(
+        self, kind: str, row_id: int, located: Located, stored: str | None, basis: str | None,
+        when: datetime | None, noise: Noise,
+    ) -> str | None:
+        """``stored`` if made under the rules in force with ``noise``; else remade from the
+        WARC record (None when it cannot be read back)."""
+        if is_current(stored, basis, noise):
+            return stored
+        key = (kind, row_id, basis or "", len(noise))
+        if key not in self._remade:
+            fingerprint: str | None = None
+            if located.warc_filename is not None and located.warc_offset is not None:
+                try:
+                    snapshot = load_snapshot(self.archive_dir, located, decode=False)
+                except ArchiveError:
+                    pass
+                else:
+                    fingerprint = meaning(
+                        snapshot.body, snapshot.content_type, snapshot.content_encoding, _utc(when), noise=noise
+                    ).fingerprint
+            self._remade[key] = fingerprint
+        return self._remade[key]
+
+
+def summarize(rows: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    """One summary row: counts and shares (0 to 1, 4 decimals) of ``rows``' verdicts."""
+    counts = Counter(str(row.get("since_citation") or "unknown") for row in rows)
+    total = len(rows)
+    out: dict[str, Any] = {"document": label, "citations": total}
+    for verdict, word in SHARES.items():
+        out[word] = counts[verdict]
+    for verdict, word in SHARES.items():
+        out[f"{word}_share"] = round(counts[verdict] / total, 4) if total else None
+    return out
+
+
+def percent(share: float | None) -> str:
+    return "" if share is None else f"{share * 100:.1f}%"
+
+
+def render_summary(rows: list[dict[str, Any]], fmt: str) -> str:
+    """``status --summary`` as a table (shares as percentages, then the method), JSON (an
+    object: the method and the rows, so the figures travel with what they mean) or CSV."""
+    from crawler.reports.output import render
+
+    if fmt == "json":
+        import json
+
+        body = {"method": METHOD, "documents": [{c: row.get(c) for c in SUMMARY_COLUMNS} for row in rows]}
+        return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        return render(rows, SUMMARY_COLUMNS, fmt)
+    shown = [{**row, **{c: percent(row[c]) for c in SUMMARY_COLUMNS if c.endswith("_share")}} for row in rows]
+    return render(shown, SUMMARY_COLUMNS, fmt) + "\n" + _wrap("Method: " + METHOD) + "\n"
+
+
+def _wrap(text: str, width: int = 100) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))
