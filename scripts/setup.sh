@@ -9,7 +9,9 @@
 #   .venv/           evidence with its test extra, ruff and mypy
 #   .tools/          pywb and py-wacz, the independent replay and packaging tools the
 #                    tests check against (their own environment: pywb pins brotlipy,
-#                    which clashes with Scrapy's brotli)
+#                    which clashes with Scrapy's brotli); ReplayWeb.page's static files
+#                    (npm's replaywebpage, unpacked from its tarball: only its built
+#                    ui.js and sw.js are served, so its build dependencies are not installed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +54,12 @@ if [ ! -x .tools/bin/wayback ] || [ ! -x .tools/bin/wacz ]; then
     python3 -m venv .tools
     .tools/bin/pip install --quiet --upgrade pip
     .tools/bin/pip install --quiet 'pywb>=2.10,<2.11' 'wacz>=0.6,<0.7'
+fi
+
+RWP_VERSION=2.5.3
+if [ ! -f .tools/rwp/package/sw.js ] || ! grep -q "\"version\": \"$RWP_VERSION\"" .tools/rwp/package/package.json; then
+    rm -rf .tools/rwp && mkdir -p .tools/rwp
+    (cd .tools/rwp && npm pack --silent "replaywebpage@$RWP_VERSION" >/dev/null && tar xzf "replaywebpage-$RWP_VERSION.tgz" && rm "replaywebpage-$RWP_VERSION.tgz")
 fi
 
 echo "setup: done; activate with '. .venv/bin/activate', run the tests with 'python -m pytest'"

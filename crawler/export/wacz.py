@@ -26,6 +26,10 @@ from crawler.warc.records import WarcRecord, warcinfo_block
 
 WACZ_VERSION = "1.1.1"
 WARC_NAME = "data.warc.gz"
+INDEX_NAME = "index.cdx.gz"
+# Lines per gzip block of the index, pywb's ZipNum default: a replay tool reading the package
+# in ranges fetches and inflates one block per lookup, not the whole index.
+INDEX_BLOCK_LINES = 3000
 
 
 def write_wacz(selection: Selection, archive_dir: Path, output: Path) -> dict[str, int]:
@@ -35,12 +39,13 @@ def write_wacz(selection: Selection, archive_dir: Path, output: Path) -> dict[st
     with tempfile.TemporaryDirectory() as scratch:
         warc_path = Path(scratch) / WARC_NAME
         locations = _copy_records(selection, archive_dir, warc_path)
-        index = "\n".join(cdxj_lines(index_entries(selection.records, locations))) + "\n"
+        blocks, secondary = _zipnum(cdxj_lines(index_entries(selection.records, locations)))
         pages = _pages(selection)
         created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         files: list[tuple[str, bytes | Path, int]] = [
             (f"archive/{WARC_NAME}", warc_path, zipfile.ZIP_STORED),
-            ("indexes/index.cdx.gz", gzip.compress(index.encode("utf-8"), mtime=0), zipfile.ZIP_STORED),
+            (f"indexes/{INDEX_NAME}", blocks, zipfile.ZIP_STORED),
+            ("indexes/index.idx", secondary, zipfile.ZIP_STORED),
             ("pages/pages.jsonl", pages.encode("utf-8"), zipfile.ZIP_DEFLATED),
         ]
         package = {
@@ -111,6 +116,25 @@ def _copy_records(selection: Selection, archive_dir: Path, warc_path: Path) -> d
             for handle in handles.values():
                 handle.close()
     return locations
+
+
+def _zipnum(lines: list[str]) -> tuple[bytes, bytes]:
+    """The CDXJ index as a compressed ZipNum pair (WACZ's ``cdxj-gzip-1.0``): the lines in
+    gzip blocks, and a secondary index holding each block's first key, offset and length.
+
+    ReplayWeb.page finds records only through an ``.idx``, ``.cdx`` or ``.cdxj`` file: an
+    ``index.cdx.gz`` alone is skipped, and the package then replays nothing.
+    """
+    blocks = bytearray()
+    secondary = [f"!meta 0 {json.dumps({'format': 'cdxj-gzip-1.0', 'filename': INDEX_NAME})}"]
+    for start in range(0, len(lines), INDEX_BLOCK_LINES):
+        chunk = lines[start:start + INDEX_BLOCK_LINES]
+        block = gzip.compress(("\n".join(chunk) + "\n").encode("utf-8"), mtime=0)
+        key, stamp = chunk[0].split(" ", 2)[:2]
+        place = {"offset": len(blocks), "length": len(block)}
+        secondary.append(f"{key} {stamp} {json.dumps(place)}")
+        blocks += block
+    return bytes(blocks), ("\n".join(secondary) + "\n").encode("utf-8")
 
 
 def _pages(selection: Selection) -> str:
