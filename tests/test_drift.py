@@ -66,6 +66,13 @@ def test_since_citation_per_case_the_diff_and_the_summary(tmp_path: Path, site: 
     dated, undated = documents(workspace, site)
     result = workspace.crawl(dated, undated, "--archives", archive.base, "--json")
     assert result.returncode == 1, result.stderr  # /report is gone: news
+    plan_fingerprint = (
+        "SELECT c.fingerprint, c.basis FROM captures c JOIN targets t ON t.id = c.target_id WHERE t.url = ?"
+    )
+    # A first capture's text is deferred: `same` below needs it resolved from the WARC.
+    with sqlite3.connect(workspace.db) as connection:
+        [(stored, basis)] = connection.execute(plan_fingerprint, (site.url("/plan-2017"),)).fetchall()
+    assert stored.startswith("deferred:sha256:") and basis is None
 
     rows = status(workspace, "--document", "informe.md")
     by_url = {row["url"]: row for row in rows}
@@ -80,12 +87,14 @@ def test_since_citation_per_case_the_diff_and_the_summary(tmp_path: Path, site: 
             assert row["memento_url"] == f"{archive.base}{case.expected.timestamp}/{site.url(case.expected.path)}"
             assert row["memento_datetime"] == case.expected.when.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert by_url[site.url("/plan-2017")]["state"] == "ok" and by_url[site.url("/report")]["state"] == "gone"
-    # A first capture's text is deferred: `same` above needed it resolved from the WARC.
+    # What status resolved is kept on the row, as the pipeline keeps what it resolves...
     with sqlite3.connect(workspace.db) as connection:
-        [(stored,)] = connection.execute(
-            "SELECT c.fingerprint FROM captures c JOIN targets t ON t.id = c.target_id WHERE t.url = ?", (site.url("/plan-2017"),)
-        ).fetchall()
-    assert stored.startswith("deferred:sha256:")
+        [(stored, basis)] = connection.execute(plan_fingerprint, (site.url("/plan-2017"),)).fetchall()
+    assert stored.startswith("text-v2:sha256:") and basis == "html-2;noise=0"
+    # ... so the next status reads no WARC: with the archive folder gone it answers the same.
+    hidden = workspace.archive.rename(workspace.path / "archive-hidden")
+    assert status(workspace, "--document", "informe.md") == rows
+    hidden.rename(workspace.archive)
     # The project's own history is another question: the first capture is the reference there.
     assert by_url[site.url("/policy")]["differs_from_first"] is False
 
@@ -162,6 +171,14 @@ def test_fingerprints_are_compared_under_the_same_noise(tmp_path: Path, site: Op
         stored = connection.execute("SELECT basis FROM mementos").fetchone()[0]
     assert stored.endswith(";noise=0")
     assert [row["since_citation"] for row in status(workspace)] == ["same"]
+    with sqlite3.connect(workspace.db) as connection:
+        kept = connection.execute("SELECT basis FROM mementos").fetchone()[0]
+        # Noise learned later makes what was kept stale: it must be remade again.
+        connection.execute(
+            "UPDATE targets SET noise = ? WHERE url = ?",
+            (json.dumps(["edition of \x00 june: reservoirs at \x00 per cent.", "no such \x00 line"]), site.url("/bulletin")),
+        )
+    assert kept.endswith(";noise=1"), "the memento remade under the target's noise was kept"
     # A record that cannot be read back leaves the verdict unknown, never changed.
     for path in workspace.warc_files():
         path.write_bytes(b"")

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from crawler.crawl.lookups import judge, rejection
 from crawler.exceptions import MementoError
 from crawler.memento import (
     Archive,
@@ -31,9 +32,10 @@ from crawler.memento import (
     parse_timestamp,
 )
 from crawler.memento.lookup import Request, redirect_target
+from crawler.verdicts.fingerprint import meaning
 from tests import webarchive
 from tests.tools import free_port
-from tests.webarchive import CAPTURES, CASES, FLAKY_404, WebArchive
+from tests.webarchive import CALL_SOFT, CAPTURES, CASES, FLAKY_404, LICENSES_OK, LICENSES_SOFT, WebArchive
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +51,10 @@ def get(url: str, **headers: str) -> requests.Response:
     return requests.get(url, headers=headers, allow_redirects=False, timeout=10)
 
 
-def drive(lookup: Lookup, sent: list[Request] | None = None) -> Outcome:
-    """Send the lookup's requests over real HTTP until it decides, as the crawl will."""
+def drive(lookup: Lookup, sent: list[Request] | None = None, *, judged: bool = True) -> Outcome:
+    """Send the lookup's requests over real HTTP until it decides, as the crawl does:
+    ``judged``, a memento found is judged by its bytes (crawler/crawl/lookups.py's
+    judge) and rejected when it is an archived "page not found"."""
     for _ in range(100):
         request = lookup.next_request()
         if request is None:
@@ -63,8 +67,20 @@ def drive(lookup: Lookup, sent: list[Request] | None = None) -> Outcome:
             lookup.fail(f"connection failed: {error}")
             continue
         lookup.feed(answer.status_code, answer.headers.items(), answer.content)
+        if judged and (reason := soft_404(lookup, answer)) is not None:
+            lookup.reject(reason)
     assert lookup.outcome is not None, "the lookup did not decide within 100 requests"
     return lookup.outcome
+
+
+def soft_404(lookup: Lookup, answer: requests.Response) -> str | None:
+    """Why the memento the lookup just found is an archived "page not found", or None."""
+    found = lookup.outcome
+    if not isinstance(found, Found):
+        return None
+    content_type = answer.headers.get("Content-Type")
+    page = meaning(answer.content, content_type, None, found.memento_datetime)
+    return rejection(judge(found, page, content_type, Archive(found.archive)))
 
 
 # --- URLs ---------------------------------------------------------------------------------
@@ -251,8 +267,11 @@ def test_the_lookup_per_case(archive: WebArchive, name: str) -> None:
     sent: list[Request] = []
     outcome = drive(Lookup(archive.url(case.path), case.cited_at, [archive.base]), sent)
     assert all(r.archive == archive.base for r in sent)
-    skipped = [(s.datetime, s.status) for s in outcome.skipped]
-    assert skipped == [(c.when, c.status) for c in case.skipped]
+    skipped = [(s.datetime, s.status, s.reason) for s in outcome.skipped]
+    assert skipped == [
+        (c.when, c.status, "archived page not found (error_title)" if c.status == 200 else "archived status")
+        for c in case.skipped
+    ]
     if case.expected is None:
         assert isinstance(outcome, NoMemento) and outcome.archives == (archive.base,)
         return
@@ -274,6 +293,39 @@ def test_the_lookup_per_case(archive: WebArchive, name: str) -> None:
     assert raw.status_code == 200 and raw.content == expected.body
     assert raw.headers["Content-Type"] == "text/html; charset=utf-8"
     assert [r.kind for r in sent].count("memento") == 1 + len(case.skipped) + (case.via is not None)
+
+
+def test_reject_passes_over_an_archived_soft_404(archive: WebArchive) -> None:
+    """A 200 memento is found first whatever it says; the caller reads it, rejects an
+    archived "page not found", and the lookup goes on to the next candidate."""
+    case = CASES["archived_soft_404"]
+    lookup = Lookup(archive.url(case.path), case.cited_at, [archive.base])
+    first = drive(lookup, judged=False)
+    # Positive control: unjudged, the soft 404 nearest the cited date is what is found.
+    assert isinstance(first, Found) and first.memento_datetime == LICENSES_SOFT.when and first.skipped == ()
+    assert get(first.memento_url).content == LICENSES_SOFT.body
+    lookup.reject("archived page not found (error_title)")
+    assert lookup.outcome is None
+    pending = lookup.next_request()
+    assert pending is not None and pending.kind == "memento" and LICENSES_OK.timestamp in pending.url
+    outcome = drive(lookup, judged=False)
+    assert isinstance(outcome, Found) and outcome.memento_datetime == LICENSES_OK.when
+    assert outcome.offset_days == (LICENSES_OK.when.date() - case.cited_at).days == -123
+    assert [(s.url, s.datetime, s.status, s.reason) for s in outcome.skipped] == [
+        (first.memento_url, LICENSES_SOFT.when, 200, "archived page not found (error_title)")
+    ]
+    assert get(outcome.memento_url).content == LICENSES_OK.body
+
+    only = CASES["only_soft_404"]
+    lookup = Lookup(archive.url(only.path), only.cited_at, [archive.base])
+    found = drive(lookup, judged=False)
+    assert isinstance(found, Found) and found.memento_datetime == CALL_SOFT.when
+    lookup.reject("archived page not found (error_title)")
+    ended = lookup.outcome
+    assert isinstance(ended, NoMemento) and lookup.next_request() is None
+    assert [(s.datetime, s.status) for s in ended.skipped] == [(CALL_SOFT.when, 200)]
+    with pytest.raises(RuntimeError):
+        lookup.reject("twice")
 
 
 def test_the_archived_redirect_keeps_the_archived_301(archive: WebArchive) -> None:

@@ -125,6 +125,7 @@ def test_the_crawl_keeps_the_memento_of_each_cited_date(tmp_path: Path, site: Op
             assert row["warc_filename"] is None
             skipped = json.loads(str(row["skipped"]))
             assert [s["datetime"] for s in skipped] == [c.timestamp for c in case.skipped], case.name
+            assert row["raw_url"] is None and row["fingerprint"] is None, case.name
             continue
         assert row["outcome"] == "found", case.name
         assert row["memento_datetime"].startswith(case.expected.when.strftime("%Y-%m-%d %H:%M:%S")), case.name
@@ -156,6 +157,22 @@ def test_the_crawl_keeps_the_memento_of_each_cited_date(tmp_path: Path, site: Op
             f"memento-datetime: {case.expected.when:%a, %d %b %Y %H:%M:%S} GMT",
         ):
             assert field.encode() in content, (case.name, field)
+    # An archived "page not found" served with 200 is passed over, named with its signal:
+    # the real page of four months before stands for the citation; alone, nothing does.
+    for name in ("archived_soft_404", "only_soft_404"):
+        case = CASES[name]
+        row = latest(rows, site.url(case.path), case.cited_at)
+        [soft] = case.skipped
+        assert [(s["datetime"], s["status"], s["reason"]) for s in json.loads(str(row["skipped"]))] == [
+            (soft.timestamp, 200, "archived page not found (error_title)")
+        ], name
+    assert str(latest(rows, site.url("/tramites/licencias"), date(2017, 5, 15))["memento_datetime"]).startswith("2017-01-12 15:00")
+    # The error page's bytes were fetched (and recorded) to judge it, but no memento
+    # record names them as the copy of a cited date.
+    soft_uris = {f"{archive.base}{c.timestamp}id_/{site.url(c.path)}" for c in (webarchive.LICENSES_SOFT, webarchive.CALL_SOFT)}
+    assert soft_uris <= {uri for kind, uri, _, _ in records if kind == "response"}
+    assert not any(kind == "metadata" and b"memento-url: " + uri.replace("id_/", "/").encode() in content
+                   for kind, _, _, content in records for uri in soft_uris)
     # The archived redirect was followed inside the archive and archived on the way.
     moved = webarchive.MOVED
     assert any(kind == "response" and uri == f"{archive.base}{moved.timestamp}id_/{site.url(moved.path)}" for kind, uri, _, _ in records)
@@ -198,7 +215,7 @@ def test_the_crawl_keeps_the_memento_of_each_cited_date(tmp_path: Path, site: Op
     # lookup --all --refresh asks again, as a run of its own that captures nothing.
     refreshed = workspace.run("lookup", "--all", "--refresh", "--archives", archive.base)
     assert refreshed.returncode == 0, refreshed.stderr
-    assert f"{len(cases)} lookups (8 found, 2 none)" in refreshed.stdout
+    assert f"{len(cases)} lookups (9 found, 3 none)" in refreshed.stdout
     assert len(mementos(workspace)) == 2 * len(cases)
     with sqlite3.connect(workspace.db) as connection:
         assert connection.execute("SELECT count(*) FROM captures").fetchone()[0] == 2 * len(targets)

@@ -51,7 +51,8 @@ class Case:
 
     ``expected`` is the capture whose bytes a lookup must end on (None: no memento near
     enough), ``via`` the archived redirect followed to get there, ``skipped`` the
-    captures passed over because their archived status is not 200.
+    captures passed over: an archived status that is not 200, or an archived "page not
+    found" served with 200 (a soft 404, passed over by the caller's judging).
     """
 
     name: str
@@ -76,6 +77,8 @@ def _page(title: str, text: str) -> bytes:
 
 
 NOT_FOUND = _page("Page not found", "The page you asked for does not exist on this site.")
+# How government sites answer a page they no longer have: 200, an error title, little text.
+SOFT_NOT_FOUND = _page("Página no encontrada", "Lo sentimos, el contenido solicitado fue retirado o movido.")
 
 PLAN = Capture("/plan-2017", _at("2017-03-01 10:00:00"), 200,
                _page("Plan nacional 2017", "El plan fija metas de cobertura para 2020."))
@@ -95,9 +98,14 @@ TWICE_EARLY = Capture("/bulletin", _at("2017-06-10 07:00:00"), 200,
                       _page("Bulletin", "Edition of 10 June: reservoirs at 61 per cent."))
 TWICE_LATE = Capture("/bulletin", _at("2017-06-20 07:00:00"), 200,
                      _page("Bulletin", "Edition of 20 June: reservoirs at 58 per cent."))
+LICENSES_OK = Capture("/tramites/licencias", _at("2017-01-12 15:00:00"), 200,
+                      _page("Licencias de funcionamiento", "Requisitos: solicitud, copia del RUC y pago de la tasa."))
+LICENSES_SOFT = Capture("/tramites/licencias", _at("2017-05-11 09:00:00"), 200, SOFT_NOT_FOUND)
+CALL_SOFT = Capture("/convocatorias/2017", _at("2017-04-20 16:30:00"), 200, SOFT_NOT_FOUND)
 
 CAPTURES: tuple[Capture, ...] = (
     PLAN, POLICY_OLD, REPORT, FLAKY_OK, FLAKY_404, BROKEN_404, MOVED, MOVED_TARGET, TWICE_EARLY, TWICE_LATE,
+    LICENSES_OK, LICENSES_SOFT, CALL_SOFT,
 )
 
 CASES: dict[str, Case] = {case.name: case for case in (
@@ -122,6 +130,13 @@ CASES: dict[str, Case] = {case.name: case for case in (
     Case("before_any", "/bulletin", date(2017, 6, 5), TWICE_EARLY, current=TWICE_LATE.body),
     # Never archived.
     Case("never", "/never-archived", date(2017, 6, 1), None, current=_page("New", "Made in 2020.")),
+    # The memento nearest the citation is an archived soft 404 (200, "Página no
+    # encontrada"): the real page archived four months before it is used.
+    Case("archived_soft_404", "/tramites/licencias", date(2017, 5, 15), LICENSES_OK,
+         skipped=(LICENSES_SOFT,), current=LICENSES_OK.body),
+    # The only memento is an archived soft 404: nothing to use, never the error page.
+    Case("only_soft_404", "/convocatorias/2017", date(2017, 5, 15), None, skipped=(CALL_SOFT,),
+         current=_page("Convocatorias", "La convocatoria 2024 está abierta hasta marzo.")),
 )}
 
 

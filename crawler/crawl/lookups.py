@@ -125,9 +125,9 @@ class Lookups:
                 encoding.decode("latin-1") if encoding else None, found.memento_datetime,
             )
             fired = judge(found, page, last.content_type if last else None, self._archive(found.archive))
-            bad = sorted(UNUSABLE.intersection(fired))
-            if bad:
-                job.lookup.reject(f"archived page not found ({', '.join(bad)})")
+            reason = rejection(fired)
+            if reason is not None:
+                job.lookup.reject(reason)
             else:
                 yield MementoItem(job.task, found, job.started, job.hops, last, response.body, page, fired)
                 return
@@ -161,3 +161,10 @@ def judge(found: Found, page: Meaning, content_type: str | None, archive: Archiv
         chain.append((parsed.url if parsed else url, 301))
     chain.append((found.original_url, found.status))
     return signals(found.url, chain, content_type, None, page, None, found.memento_datetime)
+
+
+def rejection(fired: list[str]) -> str | None:
+    """Why a memento whose signals are ``fired`` is not the cited page (for
+    :meth:`Lookup.reject` and its skipped list), or None when it is usable."""
+    bad = sorted(UNUSABLE.intersection(fired))
+    return f"archived page not found ({', '.join(bad)})" if bad else None

@@ -141,6 +141,7 @@ def _drift(session: Session, archive_dir: Path, citations: list[Citation], entri
         entry.since_citation, entry.memento_url, entry.memento_datetime = (
             found.since_citation, found.memento_url, found.memento_datetime,
         )
+    judge.keep()
 
 
 def _copy(entry: Entry, citation: Citation) -> Entry:

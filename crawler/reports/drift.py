@@ -20,6 +20,19 @@ target's learned noise (the memento is fingerprinted with no noise), or deferred
 first capture, is re-extracted from its WARC record first. A record that cannot be read
 back leaves the verdict ``unknown``: a rule difference is never called a change.
 
+What was re-extracted is kept on the row it belongs to (:meth:`DriftJudge.keep`), as the
+crawl's pipeline rewrites a deferred fingerprint when it resolves one: every capture of
+the target holding the same fingerprint under the same rules, or the memento row, gets
+the fingerprint (and a capture its boilerplate fingerprint) with its basis, so the next
+``status``, ``export`` or ``report`` compares stored fingerprints and reads no WARC. A
+new capture has its own row, and newly learned noise changes the basis a fingerprint
+must have, so neither is hidden by what was kept. The rewrite says what the row already
+meant, under the rules in force, and only where the row still holds what was read
+(compare-and-set), so it is safe beside a running crawl without its lock: one short
+transaction after judging, that waits at most ``KEEP_WAIT_MS`` for the database (WAL
+lets it write beside a crawl's readers) and is given up, not failed, when the database
+is busy or read-only: the answer is the same, only the next call pays the reads again.
+
 The summary (``status --summary``, the report's opening figures) counts citations, not
 URLs, per document and overall, under the names reference-rot studies use: ``intact``
 (same), ``drifted`` (changed), ``rotted`` (gone), ``unknown``.
@@ -27,6 +40,7 @@ URLs, per document and overall, under the names reference-rot studies use: ``int
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,17 +48,25 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.exceptions import ArchiveError
 from crawler.store.mementos import known_mementos
 from crawler.store.models import Capture, MementoLookup, Target
-from crawler.verdicts.fingerprint import Noise, is_current, meaning
+from crawler.store.db import BUSY_TIMEOUT_MS
+from crawler.verdicts.fingerprint import Meaning, Noise, as_bytes, bytes_fingerprint, is_current, is_deferred, meaning
 from crawler.verdicts.rules import PRESENT_STATES
 from crawler.warc.snapshots import Located, load_snapshot
 
+logger = logging.getLogger(__name__)
+
 VERDICTS = ("same", "changed", "gone", "unknown")
+#: How long keeping re-extracted fingerprints waits for a database a crawl is writing to:
+#: a read-only command must not stall behind it (nor hold it up), and loses nothing by
+#: leaving the rows for the next call.
+KEEP_WAIT_MS = 250
 #: The words of the reference-rot summary, per verdict.
 SHARES = {"same": "intact", "changed": "drifted", "gone": "rotted", "unknown": "unknown"}
 SUMMARY_COLUMNS = [
@@ -92,6 +114,9 @@ class DriftJudge:
             for target_id, noise in session.execute(select(Target.id, Target.noise).where(Target.id.in_(ids)))
         }
         self._remade: dict[tuple[str, int, str, int], str | None] = {}
+        #: what was re-extracted, to keep: (kind, row id, target id, stored fingerprint,
+        #: stored basis) -> the meaning made under the rules in force
+        self._kept: dict[tuple[str, int, int, str | None, str | None], Meaning] = {}
 
     def memento(self, target_id: int, cited: Iterable[date]) -> MementoLookup | None:
         """The found memento of the earliest of the ``cited`` dates that has one."""
@@ -113,16 +138,18 @@ class DriftJudge:
         if capture.state not in PRESENT_STATES:
             return Drift("unknown", **shown)
         noise = self.noise.get(target_id, Noise())
-        live = self._fingerprint("capture", capture.id, capture, capture.fingerprint, capture.basis, capture.checked_at, noise)
+        live = self._fingerprint(
+            "capture", capture.id, target_id, capture, capture.fingerprint, capture.basis, capture.checked_at, noise
+        )
         then = self._fingerprint(
-            "memento", memento.id, memento, memento.fingerprint, memento.basis, memento.memento_datetime, noise
+            "memento", memento.id, target_id, memento, memento.fingerprint, memento.basis, memento.memento_datetime, noise
         )
         if live is None or then is None:
             return Drift("unknown", **shown)
         return Drift("same" if live == then else "changed", **shown)
 
     def _fingerprint(
-        self, kind: str, row_id: int, located: Located, stored: str | None, basis: str | None,
+        self, kind: str, row_id: int, target_id: int, located: Located, stored: str | None, basis: str | None,
         when: datetime | None, noise: Noise,
     ) -> str | None:
         """``stored`` if made under the rules in force with ``noise``; else remade from the
@@ -138,11 +165,61 @@ class DriftJudge:
                 except ArchiveError:
                     pass
                 else:
-                    fingerprint = meaning(
-                        snapshot.body, snapshot.content_type, snapshot.content_encoding, _utc(when), noise=noise
-                    ).fingerprint
+                    # The payload read back must be the one a deferred fingerprint names
+                    # (as the pipeline checks before resolving one).
+                    if not is_deferred(stored) or bytes_fingerprint(snapshot.body, snapshot.content_encoding) == as_bytes(stored):
+                        page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, _utc(when), noise=noise)
+                        fingerprint = page.fingerprint
+                        if is_current(page.fingerprint, page.basis, noise):
+                            self._kept[(kind, row_id, target_id, stored, basis)] = page
             self._remade[key] = fingerprint
         return self._remade[key]
+
+    def keep(self) -> int:
+        """Write what was re-extracted to the rows it belongs to (module docstring), in a
+        session of its own; returns the rows rewritten (0 when the database was busy or
+        read-only: nothing is lost but the next call's time)."""
+        if not self._kept:
+            return 0
+        rewritten = 0
+        with Session(self.session.get_bind()) as writer:
+            dialect = writer.get_bind().dialect.name
+            try:
+                if dialect == "sqlite":
+                    writer.execute(text(f"PRAGMA busy_timeout={KEEP_WAIT_MS}"))
+                elif dialect == "postgresql":
+                    writer.execute(text(f"SET LOCAL lock_timeout = '{KEEP_WAIT_MS}ms'"))
+                for (kind, row_id, target_id, stored, basis), page in self._kept.items():
+                    if kind == "capture":
+                        same_rules = Capture.basis.is_(None) if basis is None else Capture.basis == basis
+                        statement = (
+                            update(Capture)
+                            .where(Capture.target_id == target_id, Capture.fingerprint == stored, same_rules)
+                            .values(fingerprint=page.fingerprint, boilerplate=page.boilerplate_fingerprint, basis=page.basis)
+                        )
+                    else:
+                        same_rules = MementoLookup.basis.is_(None) if basis is None else MementoLookup.basis == basis
+                        statement = (
+                            update(MementoLookup)
+                            .where(MementoLookup.id == row_id, MementoLookup.fingerprint == stored, same_rules)
+                            .values(fingerprint=page.fingerprint, basis=page.basis)
+                        )
+                    result = writer.execute(statement.execution_options(synchronize_session=False))
+                    rewritten += int(getattr(result, "rowcount", 0) or 0)
+                writer.commit()
+            except SQLAlchemyError as exc:
+                writer.rollback()
+                logger.info("re-extracted fingerprints not kept (next call reads the WARC again): %s", exc)
+                rewritten = 0
+            finally:
+                if dialect == "sqlite":
+                    # The pool hands this connection on: its usual patience back.
+                    try:
+                        writer.execute(text(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"))
+                    except SQLAlchemyError:
+                        pass
+        self._kept.clear()
+        return rewritten
 
 
 def summarize(rows: list[dict[str, Any]], label: str) -> dict[str, Any]:

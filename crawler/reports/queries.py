@@ -94,6 +94,7 @@ def status_rows(
             target_id: judge.judge(target_id, cited.get(target_id, ()), capture)
             for target_id, capture in latest_capture.items()
         }
+        judge.keep()
     if document is not None and not rows:
         raise NotFound(f"no document named {document!r} in the database; `evidence status` lists them")
     for row, target_id in zip(rows, targets, strict=True):
