@@ -5,6 +5,9 @@ the report. Nothing is crawled: these URLs are never fetched."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import json
 import sqlite3
 
@@ -93,8 +96,10 @@ def test_notes_in_html_markdown_and_pdf_date_their_citations(workspace: Workspac
         ("informe.html", "1", "http://127.0.0.1:9/plan.pdf", "2017-03-12"),
         ("informe.html", "2", "http://127.0.0.1:9/review", "2018-03-03"),
     ]
-    csv_lines = workspace.run("status", "--csv", "--document", "tablero.pdf").stdout.splitlines()
-    assert csv_lines[0].endswith(",cited_at") and csv_lines[1].endswith(",2016-07-20")
+    csv_rows = list(csv.DictReader(io.StringIO(workspace.run("status", "--csv", "--document", "tablero.pdf").stdout)))
+    assert [(row["url"], row["cited_at"]) for row in csv_rows] == [
+        ("http://127.0.0.1:9/tablero", "2016-07-20"), ("http://127.0.0.1:9/datos", "2016-08-01"),
+    ]
 
     # The report gives each footnote its own day and what said so.
     out = workspace.path / "report.md"

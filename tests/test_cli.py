@@ -66,6 +66,9 @@ def test_json_summary_for_machines(workspace: Workspace, site: MockServer):
                 "reason": "http_410",
                 "previous_state": None,
                 "cited_in": [{"document": "doc.txt", "footnote": "1"}],
+                # no web archive was asked (the tests' default), so no citation-time copy
+                "memento_url": None,
+                "memento_datetime": None,
             }
         ],
         "acknowledged": [],
