@@ -58,7 +58,7 @@ def test_each_closed_warc_is_stamped_after_its_crawl_and_openssl_agrees(stamped,
     assert [run.returncode for run in stamped["runs"]] == [0, 0], stamped["runs"][0].stderr
     files = closed_files(workspace)
     assert len(files) == 2
-    for run, path in zip(stamped["runs"], files):
+    for run, path in zip(stamped["runs"], files, strict=True):
         # each crawl stamps the file it closed; the second finds nothing owed from the first
         assert f"time-stamped {path.name}: " in run.stderr
         assert f"per {tsas['good'].url}" in run.stderr
@@ -68,7 +68,7 @@ def test_each_closed_warc_is_stamped_after_its_crawl_and_openssl_agrees(stamped,
     with sqlite3.connect(workspace.db) as db:
         rows = db.execute("SELECT filename, kind, sha256, tsa_url, reply FROM timestamps ORDER BY id").fetchall()
     assert [(name, kind, tsa) for name, kind, _, tsa, _ in rows] == [(p.name, "warc", tsas["good"].url) for p in files]
-    for (_, _, sha256, _, reply), path in zip(rows, files):
+    for (_, _, sha256, _, reply), path in zip(rows, files, strict=True):
         assert sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
         assert reply == path.with_name(path.name + ".tsr").read_bytes()
 
@@ -135,7 +135,8 @@ def test_a_file_closed_while_the_tsa_is_down_is_owed_then_stamped_with_the_delay
     # the crawl is not failed by its TSA
     assert crawled.returncode == 0, crawled.stderr
     (path,) = closed_files(workspace)
-    assert f"Warning: {path.name} is owed a time-stamp token (no time-stamping authority answered: {tsas['down']}: cannot be reached" in crawled.stderr
+    assert (f"Warning: {path.name} is owed a time-stamp token (no time-stamping authority answered: "
+            f"{tsas['down']}: cannot be reached") in crawled.stderr
     assert not path.with_name(path.name + ".tsr").exists()
     owed = workspace.run("verify", "--json", "--tsa-ca", str(tsas["trusted"].ca))
     assert json.loads(owed.stdout)["timestamps"]["unstamped"] == [path.name]
@@ -144,7 +145,8 @@ def test_a_file_closed_while_the_tsa_is_down_is_owed_then_stamped_with_the_delay
     assert still_down.returncode == 3 and "0 files time-stamped, 1 still owed a token" in still_down.stdout
     with sqlite3.connect(workspace.db) as db:  # closed an hour ago, as far as the database knows
         db.execute("UPDATE warc_files SET closed_at = datetime(closed_at, '-3700 seconds')")
-    later = workspace.run("timestamp", "--tsa-url", tsas["down"], "--tsa-url", tsas["good"].url, "--tsa-ca", str(tsas["trusted"].ca))
+    later = workspace.run("timestamp", "--tsa-url", tsas["down"], "--tsa-url", tsas["good"].url,
+                          "--tsa-ca", str(tsas["trusted"].ca))
     assert later.returncode == 0, later.stderr
     assert f"time-stamped {path.name}: " in later.stdout and ", 61 min after it closed" in later.stdout
     assert "1 files time-stamped, 0 still owed a token" in later.stdout
