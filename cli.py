@@ -123,6 +123,71 @@ AT_OR_BEFORE = Time(upper=True)
 AT_OR_AFTER = Time(upper=False)
 
 
+def _tsa_options(func: Any) -> Any:
+    func = click.option(
+        "--tsa-ca", type=click.Path(dir_okay=False, exists=True), envvar="EVIDENCE_TSA_CA",
+        help="PEM file of the time-stamping authorities trusted: keep only tokens they sign [env: EVIDENCE_TSA_CA].",
+    )(func)
+    return click.option(
+        "--tsa-url", "tsa_urls", multiple=True, metavar="URL",
+        help="Time-stamping authority (RFC 3161) to ask; repeat to try several in order [env: EVIDENCE_TSA_URL].",
+    )(func)
+
+
+def _tsa_settings(urls: tuple[str, ...], ca: str | None, overrides: dict[str, Any] | None = None) -> Any:
+    from crawler.timestamps.tsa import TsaSettings
+
+    given: dict[str, Any] = dict(overrides or {})
+    if urls:
+        given["EVIDENCE_TSA_URL"] = list(urls)
+    if ca:
+        given["EVIDENCE_TSA_CA"] = ca
+    return TsaSettings.resolve(given)
+
+
+def _load_tsa_roots(tsa: Any) -> None:
+    from crawler.timestamps.tsa import load_roots
+
+    load_roots(tsa.ca)
+
+
+def _stamp_after_run(sessions: Any, archive: Path, tsa: Any, quiet: bool) -> None:
+    """Stamp the files the run closed (and any owed from before): after the crawl, so a TSA
+    never holds it up, and never failing it, since an unstamped file stays owed."""
+    from crawler.timestamps.stamping import stamp_warc_files
+
+    if not tsa.urls:
+        return
+    result = stamp_warc_files(sessions, archive, tsa)
+    if not quiet or result.owed:
+        _print_stamping(result, err=True)
+
+
+def _print_stamping(result: Any, *, err: bool) -> None:
+    for stamped in result.stamped:
+        delay = "" if stamped.delay is None else f", {_duration(stamped.delay.total_seconds())} after it closed"
+        click.echo(f"time-stamped {stamped.filename}: {_utc(stamped.time)} per {stamped.tsa_url}{delay}", err=err)
+    for name, reason in result.owed:
+        click.echo(f"Warning: {name} is owed a time-stamp token ({reason}); `evidence timestamp` asks again", err=True)
+
+
+def _utc(value: datetime) -> str:
+    from datetime import timezone
+
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} days"
+
+
 def _open(db: str, *, create: bool) -> Any:
     from crawler.store.db import open_database
 
@@ -277,6 +342,9 @@ def crawl(
             raise click.UsageError("--processes splits a local crawl; with --frontier start more workers instead (--workers N)")
     elif workers:
         raise click.UsageError("--workers starts workers for a frontier: give --frontier redis://HOST:PORT/N too")
+    # Refused now, not after the crawl: a TSA URL or CA file that cannot be used.
+    tsa = _tsa_settings((), None, settings)
+    _load_tsa_roots(tsa)
     # Taken before the database is opened: a second run must not even create the schema.
     with run_lock(db) as lock:
         sessions = _open(db, create=True)
@@ -289,6 +357,7 @@ def crawl(
             )
         else:
             summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
+        _stamp_after_run(sessions, Path(settings["EVIDENCE_ARCHIVE_DIR"]), tsa, quiet)
     failures = notify(summary, database_url(db), webhooks=webhooks, emails=emails, settings=chosen.notify)
     for failure in failures:
         click.echo(f"Warning: notification not sent: {failure}; the run's results are recorded", err=True)
@@ -582,16 +651,48 @@ def diff(url: str, db: str, archive: str, since: datetime | str | None, until: d
 
 @cli.command(epilog=EXIT_CODES_HELP)
 @_store_options
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
-def verify(db: str, archive: str, as_json: bool) -> None:
-    """Re-read every archived record and file and check them against their digests.
+@click.option("--all", "every", is_flag=True, help="Ask for a new token for every closed file, even those stamped already.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was stamped and what is still owed as JSON.")
+@_tsa_options
+def timestamp(db: str, archive: str, every: bool, as_json: bool, tsa_urls: tuple[str, ...], tsa_ca: str | None) -> None:
+    """Ask the time-stamping authorities for the tokens closed WARC files are owed.
 
-    Exits 0 when everything is intact and 1 when anything is missing, cut or altered.
+    A file closed while no TSA could be reached is stamped here, and the delay between its
+    closing and its token is shown. Exits 3 when a file is still owed a token.
+    """
+    from crawler.timestamps.stamping import stamp_warc_files
+
+    tsa = _tsa_settings(tsa_urls, tsa_ca)
+    if not tsa.urls:
+        raise click.UsageError("no time-stamping authority: give --tsa-url URL or set EVIDENCE_TSA_URL")
+    sessions = _open(db, create=False)
+    result = stamp_warc_files(sessions, Path(archive), tsa, every=every)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        _print_stamping(result, err=False)
+        click.echo(f"{len(result.stamped)} files time-stamped, {len(result.owed)} still owed a token")
+    sys.exit(EXIT_FAILURE if result.owed else EXIT_OK)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@_store_options
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option(
+    "--tsa-ca", type=click.Path(dir_okay=False, exists=True), envvar="EVIDENCE_TSA_CA",
+    help="PEM file of the time-stamping authorities trusted: check each token's signature [env: EVIDENCE_TSA_CA].",
+)
+def verify(db: str, archive: str, as_json: bool, tsa_ca: str | None) -> None:
+    """Re-read every archived record and file and check them against their digests,
+    and each file's time-stamp tokens against the file and the trusted TSAs.
+
+    Exits 0 when everything is intact and 1 when anything is missing, cut or altered,
+    or a token does not prove its file.
     """
     from crawler.warc.verify import verify_archive
 
     sessions = _open(db, create=False)
-    result = verify_archive(sessions, Path(archive))
+    result = verify_archive(sessions, Path(archive), tsa_ca=Path(tsa_ca) if tsa_ca else None)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
@@ -601,6 +702,12 @@ def verify(db: str, archive: str, as_json: bool) -> None:
             click.echo(f"note: {name} was never closed (its writer stopped); its records were checked one by one")
         for name in result.unrecorded:
             click.echo(f"note: {name} has no checksum recorded; its records were checked one by one")
+        checked = "" if result.tsa_checked else " (signature not checked: give --tsa-ca)"
+        for proven in result.proven:
+            click.echo(f"time-stamped {proven.filename}: existed by {_utc(proven.time)} per {proven.tsa_url or 'its .tsr'}{checked}")
+        if result.proven or result.tsa_checked:
+            for name in result.unstamped:
+                click.echo(f"note: {name} has no time-stamp token yet; `evidence timestamp` asks for one")
         verdict = "all intact" if result.intact else f"{len(result.damage)} problems"
         click.echo(f"verified {result.records} records and {result.files} closed files: {verdict}")
     sys.exit(EXIT_OK if result.intact else EXIT_NEWS)
@@ -613,9 +720,10 @@ def verify(db: str, archive: str, as_json: bool) -> None:
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write the citation table as JSON.")
 @click.option("--document", help="Only this document (its file name, or 'seed').")
 @click.option("--since", type=AT_OR_AFTER, help="Only captures at or after this UTC time (ISO 8601); WACZ only.")
+@_tsa_options
 def export(
     db: str, archive: str, wacz_file: str | None, csv_file: str | None, json_file: str | None,
-    document: str | None, since: datetime | None,
+    document: str | None, since: datetime | None, tsa_urls: tuple[str, ...], tsa_ca: str | None,
 ) -> None:
     """Carry the evidence away: a WACZ for replay tools, or the citation table for spreadsheets."""
     from crawler.export.selection import select_records
@@ -628,9 +736,22 @@ def export(
     sessions = _open(db, create=False)
     try:
         if wacz_file:
+            from crawler.exceptions import TimestampError
+            from crawler.timestamps.stamping import stamp_package, warc_tokens
+
+            tsa = _tsa_settings(tsa_urls, tsa_ca)
             selection = select_records(sessions, document, since)
-            counts = write_wacz(selection, Path(archive), Path(wacz_file))
-            click.echo(f"wrote {wacz_file}: {counts['records']} records, {counts['pages']} pages", err=True)
+            tokens = warc_tokens(sessions, (record.filename for record in selection.records))
+            counts = write_wacz(selection, Path(archive), Path(wacz_file), tokens=tokens)
+            click.echo(f"wrote {wacz_file}: {counts['records']} records, {counts['pages']} pages, "
+                       f"{counts['tokens']} time-stamp tokens", err=True)
+            if tsa.urls:
+                try:
+                    stamped = stamp_package(sessions, Path(wacz_file), tsa)
+                except TimestampError as exc:
+                    # The package is written and whole; only its own token is missing.
+                    raise EvidenceFailure(f"{wacz_file} written but not time-stamped: {exc}", EXIT_FAILURE) from exc
+                click.echo(f"time-stamped {wacz_file}: {_utc(stamped.time)} per {stamped.tsa_url} ({wacz_file}.tsr)", err=True)
         for path, fmt in ((csv_file, "csv"), (json_file, "json")):
             if path:
                 rows = status_rows(sessions, document, Path(archive))

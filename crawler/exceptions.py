@@ -82,3 +82,7 @@ class NoCitations(DocumentError):
 
 class ClaimError(EvidenceError):
     """A pinned passage cannot be looked for: it holds no word or number to find."""
+
+
+class TimestampError(EvidenceError):
+    """No time-stamping authority gave a good token, or a token does not prove what it should."""

@@ -93,6 +93,27 @@ EVIDENCE_PROCESSES = 1
 #: Not run by ``evidence worker`` processes (a frontier run); ``evidence lookup`` runs them.
 EVIDENCE_ARCHIVES = ["https://web.archive.org/web/"]
 
+# --- trusted time (RFC 3161) -------------------------------------------------------
+# Each may also be given as an environment variable of the same name, which ``-s
+# NAME=VALUE`` overrides (``evidence verify``, ``export`` and ``timestamp`` read the
+# environment and their own options).
+
+#: Time-stamping authorities (RFC 3161) asked, in order, for a signed token over each
+#: closed WARC file's SHA-256 and each exported WACZ's: a third party's word on when the
+#: file existed (docs/auditors.md names public ones). Asked after a crawl's files have
+#: closed, never during it; a file no TSA answered for is owed a token and asked for again
+#: by the next crawl or ``evidence timestamp``. A list, or URLs separated by commas. Empty:
+#: nothing is asked, and nothing leaves the machine. The TSA is the operator's own choice,
+#: like a webhook, so no address guard applies: an in-house TSA on the local network works.
+EVIDENCE_TSA_URL: list[str] = []
+#: A PEM file of the TSA certificates (or their CAs) trusted: ``evidence verify`` checks
+#: each token's signature and chain against it, and a token is only kept when it verifies.
+#: Empty: tokens are kept and their imprints checked, but no signature is.
+EVIDENCE_TSA_CA = ""
+#: Seconds a TSA may take to answer; one that cannot be reached is not asked again in the
+#: same round, so a TSA that is down costs one timeout, not one per file.
+EVIDENCE_TSA_TIMEOUT = 10.0
+
 # --- several workers (``evidence crawl --frontier``, ``evidence worker``) -------------
 # Workers commit each capture on its own, whatever EVIDENCE_DB_BATCH_SIZE says: a URL is
 # marked done on the frontier only once its row is committed.

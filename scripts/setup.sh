@@ -5,7 +5,7 @@
 #
 #   Debian packages  chromium (the report's browser test), postgresql and redis-server
 #                    (the scale-out tests start their own servers on 127.0.0.1; the
-#                    packages' system-wide servers are not started)
+#                    packages' system-wide servers are not started), openssl (the local TSA)
 #   .venv/           evidence with its test extra, ruff and mypy
 #   .tools/          pywb and py-wacz, the independent replay and packaging tools the
 #                    tests check against (their own environment: pywb pins brotlipy,
@@ -21,6 +21,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # npm fetches ReplayWeb.page's files (below); Debian's npm brings Node.js with it.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The time-stamp tests run OpenSSL's own TSA (`openssl ts -reply`) and check with `openssl ts -verify`.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         sudo=()

@@ -2,7 +2,9 @@
 datapackage with SHA-256 hashes, readable by pywb and ReplayWeb.page without evidence.
 
 Records are copied as the gzip members they are, byte for byte: digests, record ids and
-dates stay those of the original capture.
+dates stay those of the original capture. The time-stamp tokens of the archive files they
+were copied from go along as ``archive/<file>.tsr`` (listed in the datapackage with the
+file's SHA-256): they prove when those files existed, to whoever holds them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import tempfile
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from collections.abc import Mapping
+from typing import Any, BinaryIO
 
 from crawler import __version__
 from crawler.exceptions import ArchiveError, NotFound
@@ -32,8 +35,11 @@ INDEX_NAME = "index.cdx.gz"
 INDEX_BLOCK_LINES = 3000
 
 
-def write_wacz(selection: Selection, archive_dir: Path, output: Path) -> dict[str, int]:
-    """Write the package to ``output`` (atomically); return counts for the caller to report."""
+def write_wacz(selection: Selection, archive_dir: Path, output: Path, *,
+               tokens: Mapping[str, bytes] | None = None) -> dict[str, int]:
+    """Write the package to ``output`` (atomically); return counts for the caller to report.
+
+    ``tokens``: the time-stamp reply of each source WARC file that has one, by file name."""
     if not selection.records:
         raise NotFound("nothing archived matches; `evidence status` shows what was captured")
     with tempfile.TemporaryDirectory() as scratch:
@@ -48,7 +54,10 @@ def write_wacz(selection: Selection, archive_dir: Path, output: Path) -> dict[st
             ("indexes/index.idx", secondary, zipfile.ZIP_STORED),
             ("pages/pages.jsonl", pages.encode("utf-8"), zipfile.ZIP_DEFLATED),
         ]
-        package = {
+        sources = {record.filename for record in selection.records}
+        stamped = sorted(name for name in (tokens or {}) if name in sources)
+        files += [(f"archive/{name}.tsr", (tokens or {})[name], zipfile.ZIP_STORED) for name in stamped]
+        package: dict[str, Any] = {
             "profile": "data-package",
             "wacz_version": WACZ_VERSION,
             "title": selection.title,
@@ -59,6 +68,11 @@ def write_wacz(selection: Selection, archive_dir: Path, output: Path) -> dict[st
                 for path, data, _ in files
             ],
         }
+        for resource in package["resources"]:
+            if resource["path"].endswith(".tsr"):
+                source = resource["name"].removesuffix(".tsr")
+                resource["description"] = (f"RFC 3161 time-stamp reply over the SHA-256 of {source}, the evidence "
+                                           f"archive file these records were copied from")
         if selection.pages:
             package["mainPageUrl"] = selection.pages[0].url
             package["mainPageDate"] = selection.pages[0].date.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -80,7 +94,7 @@ def write_wacz(selection: Selection, archive_dir: Path, output: Path) -> dict[st
         except OSError as exc:
             partial.unlink(missing_ok=True)
             raise ArchiveError(f"cannot write {output}: {exc.strerror}; choose a writable path") from exc
-    return {"records": len(selection.records), "pages": len(selection.pages)}
+    return {"records": len(selection.records), "pages": len(selection.pages), "tokens": len(stamped)}
 
 
 def _copy_records(selection: Selection, archive_dir: Path, warc_path: Path) -> dict[tuple[str, int], tuple[str, int, int]]:

@@ -168,7 +168,18 @@ def _archives(value: Any) -> str | None:
     return None
 
 
+def _tsa_urls(value: Any) -> str | None:
+    from crawler.timestamps.tsa import tsa_urls
+
+    try:
+        tsa_urls(value)
+    except SettingError as exc:
+        return str(exc)
+    return None
+
+
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "EVIDENCE_TSA_URL": _tsa_urls,
     "EVIDENCE_ARCHIVES": _archives,
     "EVIDENCE_WARC_COMPRESSION": _compression,
     "EVIDENCE_PROCESSES": _processes,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SCHEMA_VERSION = 1
@@ -164,6 +164,27 @@ class WarcFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     closed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Timestamp(Base):
+    """A time-stamping authority's token (RFC 3161) over a file's SHA-256: a closed WARC
+    file's, or an exported WACZ package's (``crawler/timestamps/``). Rows are only added:
+    a file stamped again (``evidence timestamp --all``) keeps every token."""
+
+    __tablename__ = "timestamps"
+    __table_args__ = (Index("ix_timestamps_file", "kind", "filename"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # warc | wacz
+    kind: Mapped[str] = mapped_column(String(8))
+    # A WARC file's name in the archive folder; a package's path as it was written.
+    filename: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    tsa_url: Mapped[str] = mapped_column(Text)
+    # The TSA's whole answer (TimeStampResp, DER), as in the ``.tsr`` file beside the file.
+    reply: Mapped[bytes] = mapped_column(LargeBinary)
+    # The time the TSA signed (genTime), and when this machine received the token.
+    stamped_time: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Probe(Base):

@@ -10,7 +10,9 @@ The archive is read back with warcio, a reader that shares no code with the writ
   type and payload digest: a record rewritten with digests to match, or cut short (warcio
   hands back a record cut inside its gzip member as if whole, warcio#138), differs there;
 - every closed WARC file's SHA-256 and size, taken in the same pass, are compared with those
-  recorded when it was closed (so a byte changed anywhere, even between records, is caught).
+  recorded when it was closed (so a byte changed anywhere, even between records, is caught);
+- every time-stamp token of a closed file must be over the file's SHA-256 as read in that
+  pass, and signed by a TSA the given certificates vouch for (``crawler/timestamps/``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from crawler.exceptions import ArchiveError
 from crawler.store.models import Record, WarcFile
+from crawler.timestamps.checking import Proven, check_tokens
+from crawler.timestamps.stamping import TSR_SUFFIX
+from crawler.timestamps.tsa import load_roots
 from crawler.warc.reader import locate
 from crawler.warc.writer import OPEN_SUFFIX
 
@@ -58,6 +63,12 @@ class Verification:
     unclosed: list[str] = field(default_factory=list)
     #: closed files whose checksum was never recorded (a crash right after the file rolled over)
     unrecorded: list[str] = field(default_factory=list)
+    #: closed files a good time-stamp token proves existed, and when
+    proven: list[Proven] = field(default_factory=list)
+    #: closed files with no time-stamp token (owed one: `evidence timestamp`)
+    unstamped: list[str] = field(default_factory=list)
+    #: whether token signatures were checked (a trusted TSA certificate was given)
+    tsa_checked: bool = False
 
     @property
     def intact(self) -> bool:
@@ -68,6 +79,12 @@ class Verification:
         return {
             "intact": self.intact, "records": self.records, "files": self.files,
             "damage": [vars(d) for d in self.damage], "unclosed": self.unclosed, "unrecorded": self.unrecorded,
+            "timestamps": {
+                "signatures_checked": self.tsa_checked,
+                "proven": [{"file": p.filename, "time": p.time.strftime("%Y-%m-%dT%H:%M:%SZ"), "tsa": p.tsa_url}
+                           for p in self.proven],
+                "unstamped": self.unstamped,
+            },
         }
 
 
@@ -82,8 +99,12 @@ class _Row:
     payload_digest: str | None
 
 
-def verify_archive(sessions: sessionmaker[Session], archive_dir: Path) -> Verification:
-    result = Verification()
+def verify_archive(sessions: sessionmaker[Session], archive_dir: Path, *, tsa_ca: Path | None = None) -> Verification:
+    """``tsa_ca``: the TSA certificates trusted (a PEM bundle); without, a token's imprint is
+    checked but not its signature."""
+    roots = load_roots(tsa_ca)
+    result = Verification(tsa_checked=bool(roots))
+    hashes: dict[str, str] = {}
     rows: dict[str, list[_Row]] = {}
     with sessions() as session:
         query = select(Record.filename, Record.offset, Record.length, Record.record_id, Record.record_type,
@@ -105,8 +126,15 @@ def verify_archive(sessions: sessionmaker[Session], archive_dir: Path) -> Verifi
         scan = _Scan(path, filename, named)
         result.damage.extend(scan.run())
         if closed is not None:
-            result.damage.extend(_check_file(scan, path, closed))
+            result.damage.extend(_check_file(scan, path, closed, hashes))
+    tokens = check_tokens(sessions, archive_dir, hashes, roots)
+    result.damage.extend(Damage(name, None, None, message) for name, message in tokens.problems)
+    result.damage.extend(Damage(name, None, None, f"its time-stamp token has no copy beside it ({name}{TSR_SUFFIX})")
+                         for name in tokens.missing_copies)
+    result.proven, result.unstamped = tokens.proven, tokens.unstamped
     for path in sorted(archive_dir.glob("*.warc.gz*")) if archive_dir.is_dir() else []:
+        if path.name.endswith(TSR_SUFFIX):
+            continue
         if path.name.endswith(OPEN_SUFFIX):
             result.unclosed.append(path.name)
         elif path.name not in files:
@@ -231,12 +259,13 @@ class _Scan:
         return problems
 
 
-def _check_file(scan: _Scan, path: Path, row: WarcFile) -> Iterator[Damage]:
+def _check_file(scan: _Scan, path: Path, row: WarcFile, hashes: dict[str, str]) -> Iterator[Damage]:
     stream = scan.stream
     if stream is not None and stream.whole:
         size, sha256 = stream.size, stream.sha256.hexdigest()
     else:
         size, sha256 = _hash(path)
+    hashes[row.name] = sha256
     if size != row.size:
         yield Damage(row.name, None, None, f"is {size} bytes, {row.size} when closed: it was cut or extended")
     elif sha256 != row.sha256:
