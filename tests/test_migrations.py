@@ -73,7 +73,9 @@ def test_a_database_from_before_migrations_is_adopted(tmp_path):
     path = tmp_path / "old.db"
     # What evidence 0.1 made: create_all, a meta row, no alembic_version, no acks yet.
     engine = create_engine(database_url(str(path)))
-    Base.metadata.create_all(engine, tables=[t for t in Base.metadata.sorted_tables if t.name != "acks"])
+    Base.metadata.create_all(
+        engine, tables=[t for t in Base.metadata.sorted_tables if t.name not in ("acks", "pins", "pin_results")]
+    )
     with Session(engine) as session, session.begin():
         session.add(Meta(key="schema_version", value="1"))
     engine.dispose()
@@ -190,7 +192,7 @@ def test_db_upgrade_brings_a_0002_database_to_cited_at_and_a_reimport_fills_it(t
 
     upgraded = workspace.run("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert current_revision(engine) == head_revision() == "0003"
+    assert current_revision(engine) == head_revision() == "0005_pins"
     assert schema_differences(engine) == []
     with engine.connect() as connection:
         assert connection.execute(text("SELECT footnote, cited_at, cited_at_source FROM citations")).all() == [("1", None, None)]
