@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler import __version__
 from crawler import settings as default_settings
 from crawler.acks import is_acknowledged
+from crawler.claims.store import fallen, run_claims
 from crawler.exceptions import SettingError
 from crawler.liveness import process_alive
 from crawler.models import Capture, Citation, Document, Record, Run, Target, WarcFile, utcnow
@@ -56,6 +57,12 @@ class News:
     previous_state: str | None
     #: (document, footnote) of each citation of the URL
     cited_in: tuple[tuple[str, str], ...] = ()
+    #: what the URL's pinned passages say on this capture (crawler/claims/store.py
+    #: ``Claims.verdict``): ``hold``, ``lost``, ``mixed``; None for a URL without pins checked
+    claims: str | None = None
+    #: the pins that fell on this capture (kind ``claim_lost``): pin, quote, was, now,
+    #: score, found (partial) or nearest (lost), differences
+    fell: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +72,8 @@ class News:
             "reason": self.reason,
             "previous_state": self.previous_state,
             "cited_in": [{"document": document, "footnote": footnote} for document, footnote in self.cited_in],
+            "claims": self.claims,
+            "pins": list(self.fell),
         }
 
 
@@ -81,6 +90,14 @@ class RunSummary:
     #: why the run is incomplete beyond missing captures: a crawl process (``--processes``)
     #: that died, one line each
     problems: list[str] = field(default_factory=list)
+    #: pages that changed but whose pinned passages all hold: not news unless asked for
+    #: (``include_held``, the CLI's ``--news all``)
+    held: list[News] = field(default_factory=list)
+
+    def include_held(self) -> None:
+        """Count changed pages whose pins all hold as news too (``crawl --news all``)."""
+        self.news.extend(self.held)
+        self.held = []
 
     @property
     def missing(self) -> int:
@@ -96,6 +113,7 @@ class RunSummary:
             "states": dict(self.states),
             "news": [item.as_dict() for item in self.news],
             "acknowledged": [item.as_dict() for item in self.acknowledged],
+            "held": [item.as_dict() for item in self.held],
             "problems": list(self.problems),
         }
 
@@ -364,15 +382,29 @@ def finish_run(
             for target_id, state in session.execute(select(earlier.c.target_id, earlier.c.state).where(earlier.c.n == 1))
         }
         summary = RunSummary(run_id=run_id, status="", targets=len(urls), captured=len(captures))
+        claims = run_claims(session, run_id)
         for capture_id, target_id, state, reason, url in captures:
             summary.states[state] += 1
             previous_state = previous_states.get(target_id)
             kind = news_kind(state, reason, previous_state)
+            claim = claims.get(capture_id)
+            if claim is not None and claim.fell and kind in (None, "changed"):
+                # A pinned passage that no longer holds is news even on a page whose
+                # fingerprint did not change (it may stand outside the main content, or in
+                # text the fingerprint masks); it is news once, on the capture it fell on.
+                kind = "claim_lost"
             if kind is None:
                 continue
-            item = News(url, kind, state, reason, previous_state, cited_in(session, target_id))
+            item = News(
+                url, kind, state, reason, previous_state, cited_in(session, target_id),
+                claims=claim.verdict if claim else None, fell=tuple(fallen(claim)) if claim else (),
+            )
+            if kind == "changed" and claim is not None and claim.verdict == "hold":
+                summary.held.append(item)
+                continue
             capture = session.get_one(Capture, capture_id)
-            (summary.acknowledged if is_acknowledged(session, capture) else summary.news).append(item)
+            acknowledged = kind != "claim_lost" and is_acknowledged(session, capture)
+            (summary.acknowledged if acknowledged else summary.news).append(item)
         complete = finish_reason == "finished" and summary.missing == 0
         run.status = summary.status = "finished" if complete else "interrupted"
         run.finished_at = utcnow()

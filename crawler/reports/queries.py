@@ -14,11 +14,11 @@ from crawler.models import Ack, Capture, Citation, Document, Target
 
 STATUS_COLUMNS = [
     "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot",
-    "cited_at",
+    "cited_at", "claims",
 ]
 HISTORY_COLUMNS = [
     "run", "checked_at", "state", "reason", "change", "signals", "http_status", "final_url", "payload_digest", "snapshot",
-    "acked",
+    "acked", "claims",
 ]
 
 
@@ -42,12 +42,18 @@ def status_rows(sessions: sessionmaker[Session], document: str | None = None) ->
 
     ``cited_at`` is the earliest day the URL was cited among the citations shown (those of
     ``document``, when given): the copy that matters is the one from when it was first
-    relied on, and a URL cited twice has two rows that should not disagree."""
+    relied on, and a URL cited twice has two rows that should not disagree.
+
+    ``claims`` is what the citation's pinned passages say (``crawler.claims.store.claims_word``):
+    ``unpinned``, or the worst latest result of its pins: ``lost``, ``partial``, ``holds``
+    (``unchecked`` while a pin has none)."""
+    from crawler.claims.store import citation_claims, claims_word, pins_for
+
     latest = (
         select(Capture.target_id, func.max(Capture.id).label("capture_id")).group_by(Capture.target_id).subquery()
     )
     query = (
-        select(Document.name, Citation.footnote, Citation.cited_at, Target.id, Target.url, Capture)
+        select(Document.name, Citation.footnote, Citation.cited_at, Target.id, Target.url, Capture, Document.id)
         .join(Citation, Citation.document_id == Document.id)
         .join(Target, Citation.target_id == Target.id)
         .outerjoin(latest, latest.c.target_id == Target.id)
@@ -58,7 +64,8 @@ def status_rows(sessions: sessionmaker[Session], document: str | None = None) ->
     targets: list[int] = []
     earliest: dict[int, date] = {}
     with sessions() as session:
-        for name, footnote, cited_at, target_id, url, capture in session.execute(query):
+        pins, latest_results = citation_claims(session)
+        for name, footnote, cited_at, target_id, url, capture, document_id in session.execute(query):
             label = document_label(name)
             if document is not None and document not in (label, name):
                 continue
@@ -76,6 +83,7 @@ def status_rows(sessions: sessionmaker[Session], document: str | None = None) ->
                     "checked_at": _time(capture.checked_at) if capture else None,
                     "differs_from_first": capture.differs_from_first if capture else None,
                     "snapshot": capture.snapshot if capture else None,
+                    "claims": claims_word(pins_for(pins, target_id, document_id, footnote), latest_results),
                 }
             )
     if document is not None and not rows:
@@ -94,11 +102,16 @@ def _target_id(session: Session, url: str) -> int:
 
 
 def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, Any]]:
+    """Every capture of ``url``, newest first; ``claims`` lists each pin's result on it
+    (``pin 3 holds``, ``pin 4 partial 0.50 ("100" -> "40")``)."""
+    from crawler.claims.store import capture_claims
+
     with sessions() as session:
         target_id = _target_id(session, url)
-        captures = session.scalars(
+        captures = list(session.scalars(
             select(Capture).where(Capture.target_id == target_id).order_by(Capture.checked_at.desc(), Capture.id.desc())
-        )
+        ))
+        claims = capture_claims(session, [capture.id for capture in captures])
         acked: dict[int, list[str]] = {}
         for ack in session.scalars(select(Ack).where(Ack.target_id == target_id).order_by(Ack.id)):
             acked.setdefault(ack.capture_id, []).append(ack_text(ack))
@@ -115,6 +128,7 @@ def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, An
                 "payload_digest": capture.payload_digest,
                 "snapshot": capture.snapshot,
                 "acked": "; ".join(acked.get(capture.id, [])) or None,
+                "claims": claims.get(capture.id, []),
             }
             for capture in captures
         ]
