@@ -187,9 +187,10 @@ def pin_rows(
                 "quote": pin.quote,
                 "claim": result.status if result else "unchecked",
                 "score": result.score if result else None,
-                "found": result.matched if result else None,
-                "differs": differences_text(result.differs) if result else None,
-                "nearest": result.nearest if result else None,
+                # As one line: a PDF's passage keeps its line breaks in the database.
+                "found": _one_line(result.matched) if result else None,
+                "differs": differences_text(result.differs) if result and result.status == "partial" else None,
+                "nearest": _one_line(result.nearest) if result else None,
                 "checked_at": _time(when),
                 "note": pin.note,
                 "created_at": _time(pin.created_at),
@@ -197,6 +198,10 @@ def pin_rows(
                 "removed_note": pin.removed_note,
             })
         return rows
+
+
+def _one_line(text: str | None) -> str | None:
+    return " ".join(text.split()) if text is not None else None
 
 
 def differences_text(differs: list[dict[str, Any]]) -> str | None:
@@ -377,3 +382,47 @@ def pin_quotes(
             done += add_pins(sessions, archive_dir, url, proposed, document=name, footnote=footnote,
                              note="quoted in the document", origin="document")
     return done
+
+
+@dataclass(frozen=True)
+class PinReport:
+    """A pinned passage as the report shows it beside its footnote."""
+
+    pin_id: int
+    quote: str
+    #: the latest result that told something (holds, partial, lost), or "unchecked"
+    status: str
+    score: float | None
+    #: what the page says now: the passage found (holds, partial) or the nearest one (lost)
+    now: str | None
+    differs: str | None
+    #: the latest capture in which the passage held, and where in its text
+    last_found: datetime | None
+    found_at: tuple[int, int] | None
+
+
+def report_pins(session: Session) -> dict[int, list[tuple[Pin, PinReport]]]:
+    """Per target, its pins in force as the report shows them (``pins_for`` picks a
+    citation's)."""
+    pins, latest = citation_claims(session)
+    held: dict[int, tuple[datetime, int | None, int | None]] = {}
+    if pins:
+        for pin_id, when, start, end in session.execute(
+            select(PinResult.pin_id, Capture.checked_at, PinResult.start, PinResult.end)
+            .join(Capture, Capture.id == PinResult.capture_id)
+            .where(PinResult.pin_id.in_([pin.id for pin in pins]), PinResult.status == "holds")
+            .order_by(Capture.checked_at, Capture.id)
+        ).tuples():
+            held[pin_id] = (when, start, end)
+    shown: dict[int, list[tuple[Pin, PinReport]]] = {}
+    for pin in pins:
+        result = latest[pin.id][0] if pin.id in latest else None
+        last_held = held.get(pin.id)
+        shown.setdefault(pin.target_id, []).append((pin, PinReport(
+            pin.id, pin.quote, result.status if result else "unchecked", result.score if result else None,
+            _one_line(result.nearest if result and result.status == "lost" else result.matched if result else None),
+            differences_text(result.differs) if result and result.status == "partial" else None,
+            last_held[0] if last_held else None,
+            (last_held[1], last_held[2]) if last_held and last_held[1] is not None and last_held[2] is not None else None,
+        )))
+    return shown

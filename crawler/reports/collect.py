@@ -3,7 +3,8 @@
 One entry per citation (document, footnote, URL, when it was cited), with the URL's current state and
 since when, its first and last capture, the last capture in which the page was
 present (the archived copy worth opening), the text diff when the evidence no longer
-says what it said when first captured, and the acknowledgement in force.
+says what it said when first captured, the acknowledgement in force, and its pinned
+passages: where each was last found and, when lost, the nearest passage now on the page.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.acks import acks_of, captures_of, covering_ack, unreviewed
+from crawler.claims.store import PinReport, pins_for, report_pins
 from crawler.exceptions import EvidenceError, NotFound
 from crawler.models import Ack, Capture, Citation, Document, Run
 from crawler.reports.diff import text_diff
@@ -46,6 +48,9 @@ class Entry:
     #: when this citation was made, and what says so ("note", "document", "given")
     cited_at: date | None = None
     cited_at_source: str | None = None
+    #: the passages pinned for this citation (``evidence pin``), each with where it was
+    #: last found and what the page says now
+    pins: list[PinReport] = field(default_factory=list)
 
     @property
     def cited_label(self) -> str:
@@ -90,6 +95,7 @@ def collect(
     with sessions() as session:
         sections: list[Section] = []
         targets: dict[int, Entry] = {}
+        pinned = report_pins(session)
         for doc in session.scalars(select(Document).order_by(Document.id)):
             label = document_label(doc.name)
             if document is not None and document not in (label, doc.name):
@@ -99,7 +105,12 @@ def collect(
                 if citation.target_id not in targets:
                     targets[citation.target_id] = _entry(session, archive_dir, citation)
                 shared = targets[citation.target_id]
-                section.entries.append(_copy(shared, citation))
+                entry = _copy(shared, citation)
+                entry.pins = [
+                    shown for pin, shown in pinned.get(citation.target_id, [])
+                    if pin in pins_for([pin], citation.target_id, citation.document_id, citation.footnote)
+                ]
+                section.entries.append(entry)
             sections.append(section)
         if document is not None and not sections:
             raise NotFound(f"no document named {document!r} in the database; `evidence status` lists them")
