@@ -35,7 +35,8 @@ EXIT_LOCKED = 4
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  done, nothing new to report
-  1  news: evidence changed, moved, gone or restored since the previous run
+  1  news: evidence changed, moved, gone or restored, or a pinned passage stopped
+     holding, since the previous run
   2  usage or input error (bad option, unreadable document, unknown URL, no database)
   3  operational failure (database locked or damaged, archive unwritable, run incomplete
      or one of its crawl processes died, frontier (Redis) unreachable)
@@ -481,7 +482,7 @@ def _checked_text(item: Any) -> str:
         return f"{head}: not checked yet ({item.problem})"
     when = f"in the capture of {shown(item.checked_at)}"
     if result.status == "holds":
-        return f"{head}: holds {when}, at {result.start}-{result.end}"
+        return f"{head}: holds {when}, at characters {result.start}-{result.end}"
     if result.status == "partial":
         return f"{head}: partial ({result.score:.2f}) {when}: the page says {_short(result.matched)} ({differences_text(result.differs)})"
     if result.status == "lost":

@@ -88,9 +88,13 @@ def add_pins(
             citing = citing.where(Citation.document_id == document_id)
         if footnote is not None:
             citing = citing.where(Citation.footnote == footnote)
-        if session.scalar(citing.limit(1)) is None:
+        cited = session.execute(citing.add_columns(Citation.document_id, Citation.footnote).limit(2)).tuples().all()
+        if not cited:
             where = " ".join(part for part in (f"in {document}" if document else "", f"at footnote {footnote}" if footnote else "") if part)
             raise NotFound(f"{url} is not cited {where}; `evidence status` lists its citations")
+        if len(cited) == 1:
+            # Cited once: the pin is that citation's, and says so when its URL is cited again.
+            _, document_id, footnote = cited[0]
         made: list[tuple[Pin, bool]] = []
         for quote in dict.fromkeys(" ".join(quote.split()) for quote in quotes):
             existing = session.scalar(
