@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.claims.store import fell_on
 from crawler.exceptions import NotFound
 from crawler.models import Ack, Capture, Target, utcnow
 from crawler.verdicts import news_kind
@@ -96,13 +97,14 @@ def is_acknowledged(session: Session, capture: Capture) -> bool:
     return bool(acks) and covering_ack(acks, captures_of(session, capture.target_id), capture) is not None
 
 
-def unreviewed(captures: list[Capture], acks: list[Ack]) -> bool:
-    """News on this target that no acknowledgement has answered yet."""
-    news = news_captures(captures, acks)
+def unreviewed(captures: list[Capture], acks: list[Ack], fell: Iterable[int] = ()) -> bool:
+    """News on this target that no acknowledgement has answered yet; ``fell`` are the
+    captures on which a pinned passage stopped holding (``claim_lost``, news whatever the
+    capture's state: ``crawler.claims.store.fell_on``)."""
+    news = [capture.id for capture, _ in news_captures(captures, acks)] + list(fell)
     if not news:
         return False
-    last_news = news[-1][0]
-    return not any(ack.capture_id >= last_news.id for ack in acks)
+    return not any(ack.capture_id >= max(news) for ack in acks)
 
 
 def acknowledge(sessions: sessionmaker[Session], url: str, note: str = "") -> Acknowledged:
@@ -114,7 +116,7 @@ def acknowledge(sessions: sessionmaker[Session], url: str, note: str = "") -> Ac
         captures = captures_of(session, target.id)
         if not captures:
             raise NotFound(f"{url} has not been checked yet; run `evidence crawl` first")
-        return _record(session, url, captures, acks_of(session, target.id), note)
+        return _record(session, url, captures, acks_of(session, target.id), note, fell_on(session, target.id))
 
 
 def acknowledge_all(sessions: sessionmaker[Session], note: str = "") -> list[Acknowledged]:
@@ -124,14 +126,18 @@ def acknowledge_all(sessions: sessionmaker[Session], note: str = "") -> list[Ack
         for target in session.scalars(select(Target).order_by(Target.id)):
             captures = captures_of(session, target.id)
             acks = acks_of(session, target.id)
-            if captures and unreviewed(captures, acks):
-                done.append(_record(session, target.url, captures, acks, note))
+            fell = fell_on(session, target.id)
+            if captures and unreviewed(captures, acks, fell):
+                done.append(_record(session, target.url, captures, acks, note, fell))
     return done
 
 
-def _record(session: Session, url: str, captures: list[Capture], acks: list[Ack], note: str) -> Acknowledged:
+def _record(session: Session, url: str, captures: list[Capture], acks: list[Ack], note: str, fell: list[int]) -> Acknowledged:
     capture = captures[-1]
-    news = news_captures(captures, acks) if unreviewed(captures, acks) else []
+    news: list[tuple[Capture, str]] = []
+    if unreviewed(captures, acks, fell):
+        news = sorted([*news_captures(captures, acks), *((c, "claim_lost") for c in captures if c.id in fell)],
+                      key=lambda item: item[0].id)
     ack = Ack(target_id=capture.target_id, capture_id=capture.id, acked_at=utcnow(), note=note)
     session.add(ack)
     session.flush()

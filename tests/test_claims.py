@@ -348,3 +348,11 @@ def test_pin_results_are_stored_with_position_and_differences(crawled: dict[str,
     (held, start, end), partial = found[0][1:4], found[1]
     assert found[0][0] == "holds" and held == PASSAGE and end - start == len(PASSAGE)
     assert partial[0] == "partial" and json.loads(partial[4]) == [{"pinned": "100", "found": "40", "number": True}]
+
+
+def test_ack_all_answers_a_claim_lost_on_an_unchanged_page(crawled: dict[str, Any]) -> None:
+    workspace, site = crawled["workspace"], crawled["site"]
+    done = workspace.run("ack", "--all", "--note", "revisado")
+    assert done.returncode == 0, done.stderr
+    assert f"acknowledged {site.url('/outside')}: ok (unchanged)" in done.stdout
+    assert workspace.run("ack", "--all").stdout.strip() == "nothing to acknowledge: no news is waiting for review"

@@ -430,3 +430,22 @@ def report_pins(session: Session) -> dict[int, list[tuple[Pin, PinReport]]]:
             (last_held[1], last_held[2]) if last_held and last_held[1] is not None and last_held[2] is not None else None,
         )))
     return shown
+
+
+def fell_on(session: Session, target_id: int) -> list[int]:
+    """The captures of a target on which one of its pins in force fell (from holds to
+    partial or lost, or partial to lost): its ``claim_lost`` news, for acknowledgements."""
+    fell: set[int] = set()
+    previous: dict[int, str] = {}
+    for pin_id, capture_id, status in session.execute(
+        select(PinResult.pin_id, PinResult.capture_id, PinResult.status)
+        .join(Pin, Pin.id == PinResult.pin_id)
+        .where(Pin.target_id == target_id, Pin.removed_at.is_(None), PinResult.capture_id.is_not(None),
+               PinResult.status != "unknown")
+        .order_by(PinResult.capture_id)
+    ).tuples():
+        before = previous.get(pin_id)
+        if before is not None and capture_id is not None and RANK[before] > RANK[status]:
+            fell.add(capture_id)
+        previous[pin_id] = status
+    return sorted(fell)
