@@ -154,6 +154,9 @@ def test_a_redesign_around_the_passage_is_changed_but_not_news(crawled: dict[str
     assert (held["kind"], held["claims"], held["pins"]) == ("changed", "hold", [])
     [pin] = pins_of(crawled, "redesign")
     assert pin["claim"] == "holds" and pin["found"] == PASSAGE
+    # Cited once: the pin is that citation's.
+    assert (pin["document"], pin["footnote"]) == ("redesign.md", "1")
+    assert [row["pin"] for row in rows(crawled["workspace"].run("pins", "--document", "redesign.md", "--json"))] == [pin["pin"]]
     # Asked for every change, it is news again.
     news_all = crawled["news_all"]
     assert news_all.returncode == 1

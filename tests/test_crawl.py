@@ -144,9 +144,10 @@ def test_status_formats(crawled):
     header = table.stdout.splitlines()[0].split()
     assert header == [
         "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot", "cited_at",
+        "claims",
     ]
     csv_out = workspace.run("status", "--csv").stdout.splitlines()
-    assert csv_out[0] == "document,footnote,url,state,reason,http_status,checked_at,differs_from_first,snapshot,cited_at"
+    assert csv_out[0] == "document,footnote,url,state,reason,http_status,checked_at,differs_from_first,snapshot,cited_at,claims"
     assert len(csv_out) == 13
     rows = json.loads(workspace.run("status", "--json").stdout)
     assert {row["document"] for row in rows} == {"report.md"}

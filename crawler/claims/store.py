@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.claims.check import CHECKED_STATES, RANK, Result, capture_text, check_text
@@ -175,7 +175,10 @@ def pin_rows(
         if url is not None:
             query = query.where(Pin.target_id == _target(session, url).id)
         if document is not None:
-            query = query.where(Pin.document_id == _document(session, document).id)
+            # The document's own pins, and those of every citation of a URL it cites.
+            document_id = _document(session, document).id
+            cited = select(Citation.target_id).where(Citation.document_id == document_id)
+            query = query.where(or_(Pin.document_id == document_id, Pin.document_id.is_(None) & Pin.target_id.in_(cited)))
         if not removed:
             query = query.where(Pin.removed_at.is_(None))
         pins = list(session.scalars(query))
