@@ -358,4 +358,7 @@ def test_ack_all_answers_a_claim_lost_on_an_unchanged_page(crawled: dict[str, An
     done = workspace.run("ack", "--all", "--note", "revisado")
     assert done.returncode == 0, done.stderr
     assert f"acknowledged {site.url('/outside')}: ok (unchanged)" in done.stdout
+    assert f"acknowledged {site.url('/number')}: changed (text) in run" in done.stdout
+    # Changes under pins that all hold were not news: nothing of them waits for review.
+    assert site.url("/redesign") not in done.stdout and site.url("/moved") not in done.stdout
     assert workspace.run("ack", "--all").stdout.strip() == "nothing to acknowledge: no news is waiting for review"

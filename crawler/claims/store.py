@@ -435,10 +435,22 @@ def report_pins(session: Session) -> dict[int, list[tuple[Pin, PinReport]]]:
     return shown
 
 
-def fell_on(session: Session, target_id: int) -> list[int]:
-    """The captures of a target on which one of its pins in force fell (from holds to
-    partial or lost, or partial to lost): its ``claim_lost`` news, for acknowledgements."""
+@dataclass(frozen=True)
+class Marks:
+    """What a target's pins in force did on its captures (ids), for acknowledgements and the
+    report: ``fell`` where one fell (from holds to partial or lost, or partial to lost), and
+    ``held`` where every one held (a change there is not news)."""
+
+    fell: frozenset[int] = frozenset()
+    held: frozenset[int] = frozenset()
+
+
+NO_MARKS = Marks()
+
+
+def claim_marks(session: Session, target_id: int) -> Marks:
     fell: set[int] = set()
+    statuses: dict[int, set[str]] = {}
     previous: dict[int, str] = {}
     for pin_id, capture_id, status in session.execute(
         select(PinResult.pin_id, PinResult.capture_id, PinResult.status)
@@ -447,8 +459,12 @@ def fell_on(session: Session, target_id: int) -> list[int]:
                PinResult.status != "unknown")
         .order_by(PinResult.capture_id)
     ).tuples():
+        if capture_id is None:
+            continue
         before = previous.get(pin_id)
-        if before is not None and capture_id is not None and RANK[before] > RANK[status]:
+        if before is not None and RANK[before] > RANK[status]:
             fell.add(capture_id)
         previous[pin_id] = status
-    return sorted(fell)
+        statuses.setdefault(capture_id, set()).add(status)
+    held = {capture_id for capture_id, seen in statuses.items() if seen == {"holds"}}
+    return Marks(frozenset(fell), frozenset(held))

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.acks import acks_of, captures_of, covering_ack, unreviewed
-from crawler.claims.store import PinReport, fell_on, pins_for, report_pins
+from crawler.claims.store import PinReport, claim_marks, pins_for, report_pins
 from crawler.exceptions import EvidenceError, NotFound
 from crawler.models import Ack, Capture, Citation, Document, Run
 from crawler.reports.diff import text_diff
@@ -140,7 +140,7 @@ def _entry(session: Session, archive_dir: Path, citation: Citation) -> Entry:
     entry.copy = present[-1] if present else None
     if acks and (acks[-1].capture_id == latest.id or covering_ack(acks, captures, latest) is acks[-1]):
         entry.ack = acks[-1]
-    entry.unreviewed = unreviewed(captures, acks, fell_on(session, citation.target_id))
+    entry.unreviewed = unreviewed(captures, acks, claim_marks(session, citation.target_id))
     if present:
         older = present[0] if present[-1].differs_from_first else present[-2] if latest.state == "changed" and len(present) > 1 else None
         if older is not None and older is not present[-1]:
