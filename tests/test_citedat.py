@@ -94,7 +94,7 @@ def test_notes_in_html_markdown_and_pdf_date_their_citations(workspace: Workspac
         ("informe.html", "2", "http://127.0.0.1:9/review", "2018-03-03"),
     ]
     csv_lines = workspace.run("status", "--csv", "--document", "tablero.pdf").stdout.splitlines()
-    assert csv_lines[0].endswith(",cited_at") and csv_lines[1].endswith(",2016-07-20")
+    assert csv_lines[0].endswith(",cited_at,claims") and csv_lines[1].endswith(",2016-07-20,unpinned")
 
     # The report gives each footnote its own day and what said so.
     out = workspace.path / "report.md"

@@ -66,9 +66,12 @@ def test_json_summary_for_machines(workspace: Workspace, site: MockServer):
                 "reason": "http_410",
                 "previous_state": None,
                 "cited_in": [{"document": "doc.txt", "footnote": "1"}],
+                "claims": None,
+                "pins": [],
             }
         ],
         "acknowledged": [],
+        "held": [],
         "problems": [],
         "notify_failures": 0,
     }
