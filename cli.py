@@ -35,7 +35,8 @@ EXIT_LOCKED = 4
 EXIT_CODES_HELP = """\b
 Exit codes:
   0  done, nothing new to report
-  1  news: evidence changed, moved, gone or restored since the previous run
+  1  news: evidence changed, moved, gone or restored, or a pinned passage stopped
+     holding, since the previous run
   2  usage or input error (bad option, unreadable document, unknown URL, no database)
   3  operational failure (database locked or damaged, archive unwritable, run incomplete
      or one of its crawl processes died, frontier (Redis) unreachable)
@@ -285,6 +286,10 @@ def cli() -> None:
     help="Split the URLs by host over this many crawl processes, to use more cores [default: 1].",
 )
 @_archives_option
+@click.option(
+    "--news", "news", type=click.Choice(["claims", "all"]), default="claims", show_default=True,
+    help="claims: a changed page whose pinned passages all hold is not news; all: it is.",
+)
 def crawl(
     documents: tuple[str, ...],
     db: str,
@@ -305,6 +310,7 @@ def crawl(
     workers: int,
     processes: int | None,
     archives: str | None,
+    news: str,
 ) -> None:
     """Visit every URL the DOCUMENTS cite and archive what each answers.
 
@@ -358,6 +364,8 @@ def crawl(
         else:
             summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
         _stamp_after_run(sessions, Path(settings["EVIDENCE_ARCHIVE_DIR"]), tsa, quiet)
+    if news == "all":
+        summary.include_held()
     failures = notify(summary, database_url(db), webhooks=webhooks, emails=emails, settings=chosen.notify)
     for failure in failures:
         click.echo(f"Warning: notification not sent: {failure}; the run's results are recorded", err=True)
@@ -481,11 +489,28 @@ def _summary_text(summary: Any) -> str:
             if item.memento_url:
                 # The copy of the cited date, to repair the footnote with.
                 lines.append(f"  {'':<11} {'memento':<16} {item.memento_url} ({item.memento_datetime})")
+            lines += [f"    {_fell_text(fell)}" for fell in item.fell]
     else:
         lines.append("no news since the previous run")
+    if summary.held:
+        lines.append(f"{len(summary.held)} changed but every pinned passage holds (claims: hold; `--news all` reports them)")
     if summary.acknowledged:
         lines.append(f"{len(summary.acknowledged)} acknowledged (`evidence ack`) and not reported again")
     return "\n".join(lines)
+
+
+def _fell_text(fell: dict[str, Any]) -> str:
+    """One pin that fell, for the run summary."""
+    quote = _short(fell["quote"])
+    if fell["now"] == "partial":
+        return f'pin {fell["pin"]} {quote}: {fell["was"]} -> partial ({fell["score"]:.2f}), the page says {_short(fell["found"])}'
+    nearest = f', nearest {_short(fell["nearest"])}' if fell["nearest"] else ""
+    return f'pin {fell["pin"]} {quote}: {fell["was"]} -> lost{nearest}'
+
+
+def _short(text: str | None, width: int = 70) -> str:
+    text = " ".join((text or "").split())
+    return f'"{text if len(text) <= width else text[: width - 1] + "…"}"'
 
 
 @cli.command(name="import", epilog=EXIT_CODES_HELP)
@@ -497,8 +522,13 @@ def _summary_text(summary: Any) -> str:
     "--cited-at", "given", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
     help="The day every citation of DOCUMENTS was made, over the access dates of their notes and the documents' dates.",
 )
+@click.option(
+    "--pin-quotes", is_flag=True,
+    help="Pin what each citing sentence or note quotes (\"...\", “...”, «...»): `evidence pins` lists them.",
+)
 def import_(
-    documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as_json: bool, given: datetime | None
+    documents: tuple[str, ...], db: str, archive: str, dry_run: bool, as_json: bool, given: datetime | None,
+    pin_quotes: bool,
 ) -> None:
     """Record the citations of DOCUMENTS (PDF, Word .docx, HTML, Markdown or plain text) without crawling.
 
@@ -508,6 +538,8 @@ def import_(
     from crawler.citations.importer import read_cited, record_file
 
     day = given.date() if given else None
+    if pin_quotes and dry_run:
+        raise click.UsageError("--pin-quotes records pins: it cannot go with --dry-run")
 
     # Every document is read before the database is touched: one unreadable file
     # leaves nothing half-imported.
@@ -516,7 +548,14 @@ def import_(
     output: list[dict[str, Any]] = []
     for path, document in zip(documents, parsed, strict=True):
         citations = document.citations
-        distinct = len(record_file(sessions, document, day).urls) if sessions is not None else document.distinct_urls
+        imported = record_file(sessions, document, day) if sessions is not None else None
+        distinct = len(imported.urls) if imported is not None else document.distinct_urls
+        if pin_quotes and imported is not None and sessions is not None:
+            from crawler.claims.store import pin_quotes as pin_document_quotes
+
+            pinned = pin_document_quotes(sessions, Path(archive), imported.name, [c.quotes for c in citations])
+            new = sum(item.new for item in pinned)
+            click.echo(f"{path}: {new} quoted passages pinned ({len(pinned) - new} already were); `evidence pins` lists them", err=True)
         if as_json:
             output.append(document.as_dict(recorded=sessions is not None, given=day))
         else:
@@ -573,6 +612,71 @@ def history(url: str, db: str, archive: str, fmt: str) -> None:
     sessions = _open(db, create=False)
     rows = history_rows(sessions, url)
     click.echo(render(rows, HISTORY_COLUMNS, fmt), nl=False)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("url")
+@_store_options
+@click.option("--quote", "quotes", multiple=True, required=True, help="A passage the page must hold (repeat for several).")
+@click.option("--document", help="The citing document (its file name, or 'seed') [default: every document citing URL].")
+@click.option("--footnote", help="The citing footnote [default: every footnote citing URL].")
+@click.option("--note", default="", help="Why: kept with the pin.")
+def pin(url: str, db: str, archive: str, quotes: tuple[str, ...], document: str | None, footnote: str | None, note: str) -> None:
+    """Pin a passage that URL must hold for its citation: checked at once against the latest
+    whole capture, then on every capture; a pin that stops holding is news (claim_lost)."""
+    from crawler.claims.store import add_pins
+
+    sessions = _open(db, create=False)
+    for item in add_pins(sessions, Path(archive), url, quotes, document=document, footnote=footnote, note=note):
+        click.echo(_checked_text(item))
+
+
+def _checked_text(item: Any) -> str:
+    """A pin as made, and what the latest capture says of it."""
+    from crawler.claims.store import differences_text
+    from crawler.times import shown
+
+    head = f"{'pinned' if item.new else 'already pinned'} {item.pin_id} {_short(item.quote)}"
+    result = item.result
+    if result is None:
+        return f"{head}: not checked yet ({item.problem})"
+    when = f"in the capture of {shown(item.checked_at)}"
+    if result.status == "holds":
+        return f"{head}: holds {when}, at characters {result.start}-{result.end}"
+    if result.status == "partial":
+        return f"{head}: partial ({result.score:.2f}) {when}: the page says {_short(result.matched)} ({differences_text(result.differs)})"
+    if result.status == "lost":
+        nearest = f"; nearest {_short(result.nearest)}" if result.nearest else ""
+        return f"{head}: lost {when}{nearest}"
+    return f"{head}: unknown {when} (its text cannot be read)"
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("url", required=False)
+@_store_options
+@_format_option
+@click.option("--document", help="Only pins of this document (its file name, or 'seed').")
+@click.option("--removed", is_flag=True, help="Also the pins removed with `evidence unpin`, with when and why.")
+def pins(url: str | None, db: str, archive: str, fmt: str, document: str | None, removed: bool) -> None:
+    """Every pinned passage (of URL), with its latest result: holds, partial, lost or unchecked."""
+    from crawler.claims.store import PIN_COLUMNS, pin_rows
+    from crawler.reports.output import render
+
+    sessions = _open(db, create=False)
+    click.echo(render(pin_rows(sessions, url, document, removed=removed), PIN_COLUMNS, fmt), nl=False)
+
+
+@cli.command(epilog=EXIT_CODES_HELP)
+@click.argument("pin_id", metavar="PIN", type=click.IntRange(min=1))
+@_store_options
+@click.option("--note", default="", help="Why: kept with the removed pin.")
+def unpin(pin_id: int, db: str, archive: str, note: str) -> None:
+    """Stop checking pin PIN (`evidence pins` numbers them); it stays in the audit history."""
+    from crawler.claims.store import remove_pin
+
+    sessions = _open(db, create=False)
+    done = remove_pin(sessions, pin_id, note)
+    click.echo(f"unpinned {done['pin']} {_short(done['quote'])} from {done['url']} at {done['removed_at']}")
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

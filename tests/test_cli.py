@@ -69,9 +69,12 @@ def test_json_summary_for_machines(workspace: Workspace, site: MockServer):
                 # no web archive was asked (the tests' default), so no citation-time copy
                 "memento_url": None,
                 "memento_datetime": None,
+                "claims": None,
+                "pins": [],
             }
         ],
         "acknowledged": [],
+        "held": [],
         "problems": [],
         "notify_failures": 0,
     }

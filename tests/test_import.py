@@ -38,7 +38,9 @@ def test_json_lists_documents_with_their_citations(workspace: Workspace):
     documents = json.loads(result.stdout)
     assert [(d["source"], d["type"], d["recorded"]) for d in documents] == [(str(pdf), "pdf", False), (str(docx), "docx", False)]
     first = documents[0]["citations"][0]
-    assert set(first) == {"footnote", "page", "url", "normalized", "visible", "context", "line", "cited_at", "cited_at_source"}
+    assert set(first) == {
+        "footnote", "page", "url", "normalized", "visible", "context", "line", "cited_at", "cited_at_source", "quotes",
+    }
     assert (first["footnote"], first["page"], first["visible"]) == ("1", 1, None)
     assert [(c["footnote"], c["url"]) for c in documents[0]["citations"]] == SEED_PAIRS
     assert all(c["page"] is None for c in documents[1]["citations"])

@@ -74,7 +74,7 @@ def test_a_database_from_before_migrations_is_adopted(tmp_path):
     path = tmp_path / "old.db"
     # What evidence 0.1 made: create_all, a meta row, no alembic_version, no acks yet.
     engine = create_engine(database_url(str(path)))
-    later = ("acks", "mementos", "records", "timestamps")
+    later = ("acks", "mementos", "pins", "pin_results", "records", "timestamps")
     Base.metadata.create_all(engine, tables=[t for t in Base.metadata.sorted_tables if t.name not in later])
     # records as 0.1 made it: without the column (and its foreign key) revision 0004 added,
     # which SQLite cannot drop once made.

@@ -32,7 +32,9 @@ class Citation:
     access date its note states ("consultado el 12 de marzo de 2017"), as YYYY-MM-DD, else ""
     (see ``accessdates.py``): the note is the footnote holding the URL, or for a URL in body
     text its paragraph; ``context`` is not it, since for a footnote that is the body sentence
-    carrying the marker.
+    carrying the marker. ``quotes`` are the passages the citing sentence and the note put
+    in quotation marks (``crawler.claims.quotes``), proposed as pins; they take no part in
+    comparing citations.
     """
 
     footnote: str
@@ -43,6 +45,7 @@ class Citation:
     normalized: str = ""
     visible: str = ""
     accessed: str = ""
+    quotes: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if not self.normalized:
@@ -102,11 +105,19 @@ class Document:
                     "line": c.line,
                     "cited_at": when.isoformat() if when else None,
                     "cited_at_source": source,
+                    "quotes": list(c.quotes),
                 }
                 for c, (when, source) in zip(self.citations, dates, strict=True)
             ],
             "problems": [{"line": p.line, "page": p.page, "text": p.text, "reason": p.reason} for p in self.problems],
         }
+
+
+def proposed_quotes(context: str, note: str) -> tuple[str, ...]:
+    """The quoted passages of a citing sentence and of its note, each once: pins to propose."""
+    from crawler.claims.quotes import quotes
+
+    return tuple(dict.fromkeys([*quotes(context), *quotes(note)]))
 
 
 NOTE = "note"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from crawler.citations.accessdates import dates_for
 from crawler.citations.cuts import continues, open_url
-from crawler.citations.model import INLINE, Citation, Problem
+from crawler.citations.model import INLINE, Citation, Problem, proposed_quotes
 from crawler.citations.normalize import normalize_url
 from crawler.citations.sentences import clip, sentence_at
 from crawler.citations.urls import MAX_PROBLEM_TEXT, TO_SUPERSCRIPT, problem_reason, scan_line, shorten
@@ -100,7 +100,7 @@ def cite(passages: list[Passage]) -> tuple[list[Citation], list[Problem]]:
             citations.append(
                 Citation(
                     passage.note or INLINE, url, context, passage.line_at(offset), visible=visible,
-                    accessed=day.isoformat() if day else "",
+                    accessed=day.isoformat() if day else "", quotes=proposed_quotes(context, note),
                 )
             )
     return citations, problems

@@ -19,7 +19,7 @@ from datetime import date
 
 from crawler.citations.accessdates import dates_for
 from crawler.citations.meta import front_matter, guess_date, guess_title
-from crawler.citations.model import INLINE, Citation, Document, Problem
+from crawler.citations.model import INLINE, Citation, Document, Problem, proposed_quotes
 from crawler.citations.sentences import clip, sentence_at
 from crawler.citations.urls import (
     MAX_PROBLEM_TEXT,
@@ -145,7 +145,10 @@ def extract_located(text: str, hidden: Iterable[HiddenLink] = ()) -> tuple[list[
         accessed = dates_for(block.text, places) if cited else []
         for (index, span), (offset, _), day in zip(cited, places, accessed, strict=True):
             context = _context(block, offset, span, body)
-            citation = Citation(block.label or INLINE, span.text, context, block.lines[index][0], accessed=_iso(day))
+            citation = Citation(
+                block.label or INLINE, span.text, context, block.lines[index][0], accessed=_iso(day),
+                quotes=proposed_quotes(context, block.text),
+            )
             located.append(Located(citation, span.start))
     return located, problems
 

@@ -10,7 +10,12 @@ of the page is then searched for them:
   score and what differs) or ``lost`` (with the nearest passage left on the page);
 - ``quotes.py`` proposes pins from a document: the passages its notes put in quotation marks.
 
-The package is pure: no database, no network, no files.
+These three are pure: no database, no network, no files. Around them:
+
+- ``check.py`` checks pins against a capture's text (the fingerprint's extraction) or any text;
+- ``store.py`` keeps pins and their results in the database (``evidence pin``, ``pins``,
+  ``unpin``, ``import --pin-quotes``) and reads them back for news, ``status``, ``history``
+  and the report.
 """
 
 from __future__ import annotations

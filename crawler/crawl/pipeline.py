@@ -19,6 +19,8 @@ from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy import insert, update
 from twisted.internet import task
 
+from crawler.claims.check import PinChecker, Result
+from crawler.claims.store import active_pins, last_checked, record_results
 from crawler.store.db import open_database
 from crawler.warc.recorder import Hop
 from crawler.memento import Archive, Found, Unreachable, format_timestamp
@@ -77,6 +79,9 @@ class EvidencePipeline:
         self._pending: list[tuple[Capture, list[RecordRow]]] = []
         self._batch_started = 0.0
         self._timer: task.LoopingCall | None = None
+        # Pinned passages, checked on every capture of their URL; the open batch's results.
+        self.pins = PinChecker({}, {})
+        self._pin_results: list[tuple[Capture, list[tuple[int, Result]]]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> EvidencePipeline:
@@ -86,6 +91,7 @@ class EvidencePipeline:
         urls = set(getattr(spider or self.crawler.spider, "targets", None) or [])
         with self.sessions() as session:
             self._histories = load_histories(session, urls, self.run_id, max(self.gone_after, 1))
+            self.pins = PinChecker(active_pins(session), last_checked(session))
         # A batch also ends by age when captures stop arriving (a slow last host).
         self._timer = task.LoopingCall(self._commit_if_due)
         self._timer.start(max(self.batch_seconds, 0.1), now=False)
@@ -201,6 +207,7 @@ class EvidencePipeline:
         """Make the batch's WARC records durable, then commit its rows."""
         session, pending, captures = self._batch, self._batch_items, self._pending
         probes, links, mementos = self._new_probes, self._probe_links, self._mementos
+        pinned, self._pin_results = self._pin_results, []
         self._batch, self._batch_items, self._pending = None, 0, []
         self._new_probes, self._probe_links, self._mementos = [], [], []
         if session is None:
@@ -223,6 +230,8 @@ class EvidencePipeline:
                 capture.probe_id = probe.id
             insert_captures(session, captures)
             session.add_all(mementos)
+            for capture, results in pinned:
+                record_results(session, [(pin_id, capture.id, result) for pin_id, result in results], capture.checked_at)
             session.commit()
         self.stats.inc_value("evidence/db/commits")
 
@@ -263,11 +272,19 @@ class EvidencePipeline:
         def rebase(good: Good, noise: Noise) -> Earlier | None:
             return self._rebase(session, item.url, target_id, good, noise)
 
-        judged = self.judge.judge(item, history, probe, rebase)
+        judged = self.judge.judge(item, history, probe, rebase, keep_text=self.pins.wants_text(target_id))
         capture.fingerprint, capture.basis, capture.boilerplate = judged.fingerprint, judged.basis, judged.boilerplate
         capture.signals, capture.truncated = judged.signals, judged.truncated
         capture.state, capture.reason, capture.change = judged.state, judged.reason, judged.change
         capture.differs_from_first = judged.differs_from_first
+        if self.pins.wants_text(target_id):
+            results = self.pins.check(
+                target_id, state=judged.state, truncated=judged.truncated, payload_digest=capture.payload_digest,
+                page=judged.page, body=item.body, content_type=capture.content_type,
+                content_encoding=item.content_encoding, when=item.checked_at,
+            )
+            if results:
+                self._pin_results.append((capture, results))
         noise = self.judge.grown_noise(target_id)
         if noise is not None:
             session.execute(update(Target).where(Target.id == target_id).values(noise=sorted(noise.templates)))

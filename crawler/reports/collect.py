@@ -3,7 +3,8 @@
 One entry per citation (document, footnote, URL, when it was cited), with the URL's current state and
 since when, its first and last capture, the last capture in which the page was
 present (the archived copy worth opening), the text diff when the evidence no longer
-says what it said when first captured, and the acknowledgement in force.
+says what it said when first captured, the acknowledgement in force, and its pinned
+passages: where each was last found and, when lost, the nearest passage now on the page.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.claims.store import PinReport, claim_marks, pins_for, report_pins
 from crawler.exceptions import EvidenceError, NotFound
 from crawler.reports.diff import text_diff
 from crawler.reports.drift import OVERALL, DriftJudge, summarize
@@ -52,6 +54,9 @@ class Entry:
     since_citation: str = "unknown"
     memento_url: str | None = None
     memento_datetime: str | None = None
+    #: the passages pinned for this citation (``evidence pin``), each with where it was
+    #: last found and what the page says now
+    pins: list[PinReport] = field(default_factory=list)
 
     @property
     def cited_label(self) -> str:
@@ -99,6 +104,7 @@ def collect(
     with sessions() as session:
         sections: list[Section] = []
         targets: dict[int, Entry] = {}
+        pinned = report_pins(session)
         for doc in session.scalars(select(Document).order_by(Document.id)):
             label = document_label(doc.name)
             if document is not None and document not in (label, doc.name):
@@ -108,7 +114,12 @@ def collect(
                 if citation.target_id not in targets:
                     targets[citation.target_id] = _entry(session, archive_dir, citation)
                 shared = targets[citation.target_id]
-                section.entries.append(_copy(shared, citation))
+                entry = _copy(shared, citation)
+                entry.pins = [
+                    shown for pin, shown in pinned.get(citation.target_id, [])
+                    if pin in pins_for([pin], citation.target_id, citation.document_id, citation.footnote)
+                ]
+                section.entries.append(entry)
             _drift(session, archive_dir, doc.citations, section.entries)
             sections.append(section)
         if document is not None and not sections:
@@ -167,7 +178,7 @@ def _entry(session: Session, archive_dir: Path, citation: Citation) -> Entry:
     entry.copy = present[-1] if present else None
     if acks and (acks[-1].capture_id == latest.id or covering_ack(acks, captures, latest) is acks[-1]):
         entry.ack = acks[-1]
-    entry.unreviewed = unreviewed(captures, acks)
+    entry.unreviewed = unreviewed(captures, acks, claim_marks(session, citation.target_id))
     if present:
         older = present[0] if present[-1].differs_from_first else present[-2] if latest.state == "changed" and len(present) > 1 else None
         if older is not None and older is not present[-1]:

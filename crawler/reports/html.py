@@ -105,6 +105,8 @@ def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
             f"<tr class='diff'><td></td><td colspan='10'><details><summary>Text diff: {escape(entry.diff_label)}</summary>"
             f"<pre class='diff'>{_diff(entry.diff)}</pre></details></td></tr>"
         )
+    if entry.pins:
+        row += f"<tr class='pins'><td></td><td colspan='10'>{_pins(entry)}</td></tr>"
     if entry.problem:
         row += f"<tr><td></td><td colspan='10' class='problem'>{escape(entry.problem)}</td></tr>"
     return row
@@ -132,6 +134,34 @@ def _figures(data: ReportData) -> str:
         f"<table class='counts'><tr>{head}</tr>{''.join(rows)}</table>"
         f"<p class='note'>{escape(METHOD)}</p></section>"
     )
+
+
+def _pins(entry: Entry) -> str:
+    """The footnote's pinned passages: each beside where it was last found and what the
+    page says now (the nearest passage, when it is lost)."""
+    rows = []
+    for pin in entry.pins:
+        score = f" ({pin.score:.2f})" if pin.status == "partial" and pin.score is not None else ""
+        where = f" <span class='note'>characters {pin.found_at[0]}–{pin.found_at[1]}</span>" if pin.found_at else ""
+        last = f"{_time(pin.last_found)}{where}" if pin.last_found else "never"
+        now = escape(pin.now or "")
+        if pin.status == "lost":
+            now = f"<span class='note'>nearest:</span> {now}" if now else "<span class='note'>nothing near it</span>"
+        elif pin.differs:
+            now += f" <span class='note'>({escape(pin.differs)})</span>"
+        colour = _CLAIM_BADGE.get(pin.status, "unchecked")
+        rows.append(
+            f"<tr><td>{escape(pin.quote)}</td><td><span class='state state-{colour}'>{escape(pin.status)}</span>{score}</td>"
+            f"<td class='time'>{last}</td><td>{now}</td></tr>"
+        )
+    return (
+        "<table class='pins'><thead><tr><th>Pinned passage</th><th>Claim</th><th>Last found</th><th>On the page now</th>"
+        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+# Claims wear the colours of the states they resemble.
+_CLAIM_BADGE = {"holds": "ok", "partial": "changed", "lost": "gone"}
 
 
 def _copy(entry: Entry, copies: dict[int, Saved | str]) -> str:

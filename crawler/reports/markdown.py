@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from crawler.claims.store import PinReport
 from crawler.reports.collect import STATES, Entry, ReportData
 from crawler.reports.drift import METHOD, OVERALL, SHARES, VERDICTS, percent
 from crawler.reports.files import Saved
@@ -51,7 +52,9 @@ def render_markdown(data: ReportData, copies: dict[int, Saved | str], chart: str
             "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         details: list[str] = []
+        pinned: list[str] = []
         for entry in section.entries:
+            pinned += [_pin_row(entry, pin) for pin in entry.pins]
             out.append(_row(entry, copies))
             if entry.diff:
                 fence = "`" * max(3, _longest_backticks(entry.diff) + 1)
@@ -65,6 +68,11 @@ def render_markdown(data: ReportData, copies: dict[int, Saved | str], chart: str
                 ]
             if entry.problem:
                 details += ["", f"Footnote {_escape(entry.footnote)}: {_escape(entry.problem)}"]
+        if pinned:
+            out += [
+                "", "### Pinned passages", "",
+                "| footnote | pinned passage | claim | last found | on the page now |", "|---|---|---|---|---|", *pinned,
+            ]
         if details:
             out += ["", "### Text changes", *details]
     return "\n".join(out) + "\n"
@@ -106,6 +114,19 @@ def _figures(data: ReportData) -> list[str]:
         cells = [f"{row[w]} ({percent(row[w + '_share'])})" for w in words]
         out.append(f"| {name} | {row['citations']} | " + " | ".join(cells) + " |")
     return [*out, "", _escape(METHOD), ""]
+
+
+def _pin_row(entry: Entry, pin: PinReport) -> str:
+    claim = f"**{pin.status}**" + (f" ({pin.score:.2f})" if pin.status == "partial" and pin.score is not None else "")
+    where = f" (characters {pin.found_at[0]}–{pin.found_at[1]})" if pin.found_at else ""
+    last = f"{_time(pin.last_found)}{where}" if pin.last_found else "never"
+    now = _escape(pin.now or "")
+    if pin.status == "lost":
+        now = f"nearest: {now}" if now else "nothing near it"
+    elif pin.differs:
+        now += f" ({_escape(pin.differs)})"
+    cells = [_escape(entry.footnote), _escape(pin.quote), claim, last, now]
+    return "| " + " | ".join(cells) + " |"
 
 
 def _escape(text: str) -> str:

@@ -16,11 +16,11 @@ from crawler.store.models import Ack, Capture, Citation, Document, MementoLookup
 
 STATUS_COLUMNS = [
     "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot",
-    "cited_at", "since_citation", "memento_url", "memento_datetime",
+    "cited_at", "since_citation", "memento_url", "memento_datetime", "claims",
 ]
 HISTORY_COLUMNS = [
     "source", "run", "checked_at", "state", "reason", "change", "signals", "http_status", "final_url", "payload_digest", "snapshot",
-    "acked",
+    "acked", "claims",
 ]
 
 
@@ -48,12 +48,18 @@ def status_rows(
     ``document``, when given): the copy that matters is the one from when it was first
     relied on, and a URL cited twice has two rows that should not disagree. Likewise
     ``since_citation`` and the memento: the earliest of those days with a memento
-    (``crawler.reports.drift``; fingerprints are remade from ``archive_dir`` when needed)."""
+    (``crawler.reports.drift``; fingerprints are remade from ``archive_dir`` when needed).
+
+    ``claims`` is what the citation's pinned passages say (``crawler.claims.store.claims_word``):
+    ``unpinned``, or the worst latest result of its pins: ``lost``, ``partial``, ``holds``
+    (``unchecked`` while a pin has none)."""
+    from crawler.claims.store import citation_claims, claims_word, pins_for
+
     latest = (
         select(Capture.target_id, func.max(Capture.id).label("capture_id")).group_by(Capture.target_id).subquery()
     )
     query = (
-        select(Document.name, Citation.footnote, Citation.cited_at, Target.id, Target.url, Capture)
+        select(Document.name, Citation.footnote, Citation.cited_at, Target.id, Target.url, Capture, Document.id)
         .join(Citation, Citation.document_id == Document.id)
         .join(Target, Citation.target_id == Target.id)
         .outerjoin(latest, latest.c.target_id == Target.id)
@@ -66,7 +72,8 @@ def status_rows(
     cited: dict[int, set[date]] = {}
     latest_capture: dict[int, Capture | None] = {}
     with sessions() as session:
-        for name, footnote, cited_at, target_id, url, capture in session.execute(query):
+        pins, latest_results = citation_claims(session)
+        for name, footnote, cited_at, target_id, url, capture, document_id in session.execute(query):
             label = document_label(name)
             if document is not None and document not in (label, name):
                 continue
@@ -87,6 +94,7 @@ def status_rows(
                     "checked_at": _time(capture.checked_at) if capture else None,
                     "differs_from_first": capture.differs_from_first if capture else None,
                     "snapshot": capture.snapshot if capture else None,
+                    "claims": claims_word(pins_for(pins, target_id, document_id, footnote), latest_results),
                 }
             )
         judge = DriftJudge(session, archive_dir, cited)
@@ -131,11 +139,16 @@ def _target_id(session: Session, url: str) -> int:
 
 
 def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, Any]]:
+    """Every capture of ``url``, newest first; ``claims`` lists each pin's result on it
+    (``pin 3 holds``, ``pin 4 partial 0.50 ("100" -> "40")``)."""
+    from crawler.claims.store import capture_claims
+
     with sessions() as session:
         target_id = _target_id(session, url)
-        captures = session.scalars(
+        captures = list(session.scalars(
             select(Capture).where(Capture.target_id == target_id).order_by(Capture.checked_at.desc(), Capture.id.desc())
-        )
+        ))
+        claims = capture_claims(session, [capture.id for capture in captures])
         acked: dict[int, list[str]] = {}
         for ack in session.scalars(select(Ack).where(Ack.target_id == target_id).order_by(Ack.id)):
             acked.setdefault(ack.capture_id, []).append(ack_text(ack))
@@ -153,6 +166,7 @@ def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, An
                 "payload_digest": capture.payload_digest,
                 "snapshot": capture.snapshot,
                 "acked": "; ".join(acked.get(capture.id, [])) or None,
+                "claims": claims.get(capture.id, []),
             }
             for capture in captures
         ]

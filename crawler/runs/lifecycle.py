@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler import __version__
 from crawler import settings as default_settings
+from crawler.claims.store import fallen, run_claims
 from crawler.exceptions import SettingError
 from crawler.reports.queries import document_label
 from crawler.runs.liveness import process_alive
@@ -61,6 +62,12 @@ class News:
     #: when the archive made it; None where no memento was found
     memento_url: str | None = None
     memento_datetime: str | None = None
+    #: what the URL's pinned passages say on this capture (crawler/claims/store.py
+    #: ``Claims.verdict``): ``hold``, ``lost``, ``mixed``; None for a URL without pins checked
+    claims: str | None = None
+    #: the pins that fell on this capture (kind ``claim_lost``): pin, quote, was, now,
+    #: score, found (partial) or nearest (lost), differences
+    fell: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +79,8 @@ class News:
             "cited_in": [{"document": document, "footnote": footnote} for document, footnote in self.cited_in],
             "memento_url": self.memento_url,
             "memento_datetime": self.memento_datetime,
+            "claims": self.claims,
+            "pins": list(self.fell),
         }
 
 
@@ -88,6 +97,14 @@ class RunSummary:
     #: why the run is incomplete beyond missing captures: a crawl process (``--processes``)
     #: that died, one line each
     problems: list[str] = field(default_factory=list)
+    #: pages that changed but whose pinned passages all hold: not news unless asked for
+    #: (``include_held``, the CLI's ``--news all``)
+    held: list[News] = field(default_factory=list)
+
+    def include_held(self) -> None:
+        """Count changed pages whose pins all hold as news too (``crawl --news all``)."""
+        self.news.extend(self.held)
+        self.held = []
 
     @property
     def missing(self) -> int:
@@ -103,6 +120,7 @@ class RunSummary:
             "states": dict(self.states),
             "news": [item.as_dict() for item in self.news],
             "acknowledged": [item.as_dict() for item in self.acknowledged],
+            "held": [item.as_dict() for item in self.held],
             "problems": list(self.problems),
         }
 
@@ -401,6 +419,7 @@ def finish_run(
         gone = [target_id for _, target_id, state, _, _ in captures if state == "gone"]
         owed = memento_news(session, run_id, gone)
         found = found_mementos(session, gone)
+        claims = run_claims(session, run_id)
         for capture_id, target_id, state, reason, url in captures:
             summary.states[state] += 1
             previous_state = previous_states.get(target_id)
@@ -413,11 +432,25 @@ def finish_run(
                 # (``memento_news``) whatever the acknowledgements: it is not the removal again.
                 summary.news.append(News(url, "gone", state, reason, previous_state, cited_in(session, target_id), **shown))
                 continue
+            claim = claims.get(capture_id)
+            if claim is not None and claim.fell and kind in (None, "changed"):
+                # A pinned passage that no longer holds is news even on a page whose
+                # fingerprint did not change (it may stand outside the main content, or in
+                # text the fingerprint masks); it is news once, on the capture it fell on.
+                kind = "claim_lost"
             if kind is None:
                 continue
-            item = News(url, kind, state, reason, previous_state, cited_in(session, target_id), **(shown if state == "gone" else {}))
+            item = News(
+                url, kind, state, reason, previous_state, cited_in(session, target_id),
+                claims=claim.verdict if claim else None, fell=tuple(fallen(claim)) if claim else (),
+                **(shown if state == "gone" else {}),
+            )
+            if kind == "changed" and claim is not None and claim.verdict == "hold":
+                summary.held.append(item)
+                continue
             capture = session.get_one(Capture, capture_id)
-            (summary.acknowledged if is_acknowledged(session, capture) else summary.news).append(item)
+            acknowledged = kind != "claim_lost" and is_acknowledged(session, capture)
+            (summary.acknowledged if acknowledged else summary.news).append(item)
         complete = finish_reason == "finished" and summary.missing == 0
         run.status = summary.status = "finished" if complete else "interrupted"
         run.finished_at = utcnow()

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from crawler.claims.store import NO_MARKS, Marks, claim_marks
 from crawler.exceptions import NotFound
 from crawler.store.models import Ack, Capture, Target, utcnow
 from crawler.verdicts import news_kind
@@ -78,14 +79,22 @@ def covering_ack(acks: list[Ack], captures: list[Capture], capture: Capture) -> 
     return None
 
 
-def news_captures(captures: list[Capture], acks: list[Ack]) -> list[tuple[Capture, str]]:
-    """The captures of one target that were news when made (after acknowledgements), with their kind."""
+def news_captures(captures: list[Capture], acks: list[Ack], marks: Marks = NO_MARKS) -> list[tuple[Capture, str]]:
+    """The captures of one target that were news when made (after acknowledgements), with
+    their kind; ``marks`` say what its pinned passages did (``crawler.claims.store.claim_marks``):
+    a pin that fell is news (``claim_lost``) whatever the page's state, and a change under
+    pins that all hold is not."""
     found = []
     previous: str | None = None
     for capture in captures:
         kind = news_kind(capture.state, capture.reason, previous)
         previous = capture.state
-        if kind is not None and covering_ack(acks, captures, capture) is None:
+        if kind == "changed" and capture.id in marks.held:
+            kind = None
+        if capture.id in marks.fell and kind in (None, "changed"):
+            # News once, on the capture it fell on: never a repeat an acknowledgement covers.
+            found.append((capture, "claim_lost"))
+        elif kind is not None and covering_ack(acks, captures, capture) is None:
             found.append((capture, kind))
     return found
 
@@ -96,9 +105,9 @@ def is_acknowledged(session: Session, capture: Capture) -> bool:
     return bool(acks) and covering_ack(acks, captures_of(session, capture.target_id), capture) is not None
 
 
-def unreviewed(captures: list[Capture], acks: list[Ack]) -> bool:
+def unreviewed(captures: list[Capture], acks: list[Ack], marks: Marks = NO_MARKS) -> bool:
     """News on this target that no acknowledgement has answered yet."""
-    news = news_captures(captures, acks)
+    news = news_captures(captures, acks, marks)
     if not news:
         return False
     last_news = news[-1][0]
@@ -114,7 +123,7 @@ def acknowledge(sessions: sessionmaker[Session], url: str, note: str = "") -> Ac
         captures = captures_of(session, target.id)
         if not captures:
             raise NotFound(f"{url} has not been checked yet; run `evidence crawl` first")
-        return _record(session, url, captures, acks_of(session, target.id), note)
+        return _record(session, url, captures, acks_of(session, target.id), note, claim_marks(session, target.id))
 
 
 def acknowledge_all(sessions: sessionmaker[Session], note: str = "") -> list[Acknowledged]:
@@ -124,14 +133,15 @@ def acknowledge_all(sessions: sessionmaker[Session], note: str = "") -> list[Ack
         for target in session.scalars(select(Target).order_by(Target.id)):
             captures = captures_of(session, target.id)
             acks = acks_of(session, target.id)
-            if captures and unreviewed(captures, acks):
-                done.append(_record(session, target.url, captures, acks, note))
+            marks = claim_marks(session, target.id)
+            if captures and unreviewed(captures, acks, marks):
+                done.append(_record(session, target.url, captures, acks, note, marks))
     return done
 
 
-def _record(session: Session, url: str, captures: list[Capture], acks: list[Ack], note: str) -> Acknowledged:
+def _record(session: Session, url: str, captures: list[Capture], acks: list[Ack], note: str, marks: Marks) -> Acknowledged:
     capture = captures[-1]
-    news = news_captures(captures, acks) if unreviewed(captures, acks) else []
+    news = news_captures(captures, acks, marks) if unreviewed(captures, acks, marks) else []
     ack = Ack(target_id=capture.target_id, capture_id=capture.id, acked_at=utcnow(), note=note)
     session.add(ack)
     session.flush()

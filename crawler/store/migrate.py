@@ -173,7 +173,7 @@ _ADDED_AFTER_LEGACY = {
     "records": {"memento_id"},
 }
 # Tables a later revision creates: a 0.1 database has none of them yet.
-_TABLES_AFTER_LEGACY = {"mementos", "timestamps"}
+_TABLES_AFTER_LEGACY = {"mementos", "pins", "pin_results", "timestamps"}
 
 
 def _adopt_legacy(connection: Connection, tables: set[str], engine: Engine) -> None:

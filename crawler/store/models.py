@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SCHEMA_VERSION = 1
@@ -306,3 +306,52 @@ class Ack(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     target: Mapped[Target] = relationship()
     capture: Mapped[Capture] = relationship()
+
+
+class Pin(Base):
+    """A passage a cited page must hold for a citation (``evidence pin``; crawler/claims/).
+
+    A pin names its URL's target and, as far as given, the document and footnote citing
+    it: citations are re-derived on every import of a document, pins must outlive that.
+    ``evidence unpin`` keeps the row, with when and why, for the audit history.
+    """
+
+    __tablename__ = "pins"
+    __table_args__ = (Index("ix_pins_target", "target_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("targets.id"))
+    # None: every document (and footnote) citing the URL.
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    footnote: Mapped[str | None] = mapped_column(String(64))
+    quote: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    # "given" (`evidence pin`) or "document" (a quotation proposed from the document, `import --pin-quotes`)
+    origin: Mapped[str] = mapped_column(String(16), default="given")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None]
+    removed_note: Mapped[str | None] = mapped_column(Text)
+    target: Mapped[Target] = relationship()
+    document: Mapped[Document | None] = relationship()
+
+
+class PinResult(Base):
+    """Whether one capture's text held one pin: ``holds`` (``matched`` at ``start:end`` of the
+    extracted text), ``partial`` (``matched`` is the close passage, ``differs`` what differs)
+    or ``lost`` (``nearest``: the best passage left); ``unknown`` when the capture answered
+    but its text could not be had (cut, or no text layer)."""
+
+    __tablename__ = "pin_results"
+    __table_args__ = (UniqueConstraint("pin_id", "capture_id"), Index("ix_pin_results_capture", "capture_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pin_id: Mapped[int] = mapped_column(ForeignKey("pins.id", ondelete="CASCADE"))
+    # None for a text that is no capture of ours (a web archive's memento, say).
+    capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float)
+    matched: Mapped[str | None] = mapped_column(Text)
+    start: Mapped[int | None] = mapped_column(Integer)
+    end: Mapped[int | None] = mapped_column(Integer)
+    # [{"pinned": "100", "found": "40", "number": true}, ...]
+    differs: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    nearest: Mapped[str | None] = mapped_column(Text)

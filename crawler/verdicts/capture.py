@@ -68,6 +68,9 @@ class Judgement:
     #: whether its meaning differs from the first good capture's (what was cited); only
     #: for a capture judged present
     differs_from_first: bool | None
+    #: the page as extracted for this judgement, if it was (not when its bytes were the
+    #: previous capture's): pinned passages are looked for in its text
+    page: Meaning | None = None
 
 
 #: An earlier good capture of the target under the rules in force with the noise given
@@ -117,11 +120,13 @@ class CaptureJudge:
         return self._noise[target_id]
 
     def judge(
-        self, item: CaptureItem, history: TargetHistory, probe: ProbeAnswer | None, rebase: Rebase | None = None
+        self, item: CaptureItem, history: TargetHistory, probe: ProbeAnswer | None, rebase: Rebase | None = None,
+        *, keep_text: bool = False,
     ) -> Judgement:
         """Judge ``item`` against ``history``; ``probe`` is the soft-404 probe's answer for
         its URL shape, and ``rebase`` re-makes an earlier capture's fingerprints under the
-        rules in force (default: ``earlier``, rewriting nothing)."""
+        rules in force (default: ``earlier``, rewriting nothing). With ``keep_text`` (a URL
+        with pinned passages) a first capture's text is extracted, not deferred."""
         if rebase is None:
             def rebase(good: Good, noise: Noise) -> Earlier | None:
                 return self.earlier(item.url, history.target_id, good, noise)
@@ -155,7 +160,7 @@ class CaptureJudge:
                     # with: with no earlier good capture, it is extracted later, if ever
                     # (crawler/verdicts/fingerprint.py). Unless a probe answered with a page
                     # of the same kind, whose text the soft-404 signals compare with this one's.
-                    defer = _deferrable(probe) if previous is None else frozenset()
+                    defer = _deferrable(probe) if previous is None and not keep_text else frozenset()
                     page = meaning(item.body, last.content_type, item.content_encoding, item.checked_at, defer=defer, noise=noise)
                 if is_deferred(page.fingerprint):
                     self.count(f"evidence/text/deferred/{page.kind}")
@@ -219,7 +224,7 @@ class CaptureJudge:
             differs = self._differs_from_first(item, history, fingerprint, basis, noise, rebase)
         return Judgement(
             fingerprint=fingerprint, basis=basis, boilerplate=boilerplate, signals=found, truncated=truncated,
-            state=verdict.state, reason=verdict.reason, change=verdict.change, differs_from_first=differs,
+            state=verdict.state, reason=verdict.reason, change=verdict.change, differs_from_first=differs, page=page,
         )
 
     def _differs_from_first(

@@ -14,7 +14,7 @@ from alembic import op
 
 revision = '0006'
 # 0005 is being written alongside; the chain is joined when both are merged.
-down_revision = '0004'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
