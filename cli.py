@@ -634,7 +634,7 @@ def pin(url: str, db: str, archive: str, quotes: tuple[str, ...], document: str 
 def _checked_text(item: Any) -> str:
     """A pin as made, and what the latest capture says of it."""
     from crawler.claims.store import differences_text
-    from crawler.times import shown
+    from crawler.reports.times import shown
 
     head = f"{'pinned' if item.new else 'already pinned'} {item.pin_id} {_short(item.quote)}"
     result = item.result

@@ -311,8 +311,8 @@ def test_pins_survive_db_upgrade(tmp_path, request, server) -> None:
     from alembic import command
     from sqlalchemy import create_engine, text
 
-    from crawler.db import database_url
-    from crawler.migrate import _config, current_revision, head_revision
+    from crawler.store.db import database_url
+    from crawler.store.migrate import _config, current_revision, head_revision
 
     url = request.getfixturevalue("postgres").create_database() if server == "postgresql" else str(tmp_path / "old.db")
     workspace = Workspace(tmp_path, db_url=url)

@@ -20,7 +20,7 @@ from typing import Any
 
 from crawler.claims.match import Match, Page
 from crawler.exceptions import ArchiveError
-from crawler.models import Capture
+from crawler.store.models import Capture
 from crawler.verdicts.fingerprint import Meaning, meaning
 
 #: The states of a capture that answered with the cited page: only these are checked.
@@ -88,7 +88,7 @@ def payload_text(body: bytes, content_type: str | None, content_encoding: str | 
 def capture_text(archive_dir: Path, capture: Capture) -> str | None:
     """The text of an archived capture, read back from its WARC record; None when the
     capture is cut short or has no text (``ArchiveError`` when the record cannot be read)."""
-    from crawler.snapshots import load_snapshot
+    from crawler.warc.snapshots import load_snapshot
 
     if capture.truncated or capture.warc_filename is None:
         return None

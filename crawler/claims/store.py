@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.claims.check import CHECKED_STATES, RANK, Result, capture_text, check_text
 from crawler.claims.words import words
 from crawler.exceptions import ArchiveError, ClaimError, NotFound
-from crawler.models import Capture, Citation, Document, Pin, PinResult, Target, utcnow
 from crawler.reports.queries import document_label
+from crawler.store.models import Capture, Citation, Document, Pin, PinResult, Target, utcnow
 
 PIN_COLUMNS = [
     "pin", "document", "footnote", "url", "quote", "claim", "score", "found", "differs", "nearest", "checked_at",
@@ -88,7 +88,7 @@ def add_pins(
             citing = citing.where(Citation.document_id == document_id)
         if footnote is not None:
             citing = citing.where(Citation.footnote == footnote)
-        cited = session.execute(citing.add_columns(Citation.document_id, Citation.footnote).limit(2)).tuples().all()
+        cited = session.execute(citing.add_columns(Citation.document_id, Citation.footnote).limit(2)).all()
         if not cited:
             where = " ".join(part for part in (f"in {document}" if document else "", f"at footnote {footnote}" if footnote else "") if part)
             raise NotFound(f"{url} is not cited {where}; `evidence status` lists its citations")
@@ -126,7 +126,7 @@ def _check_now(session: Session, archive_dir: Path, target: Target, made: list[t
         return [Checked(pin.id, target.url, pin.quote, new, None, None, f"its last capture cannot be read: {exc}") for pin, new in made]
     done = dict(session.execute(
         select(PinResult.pin_id, PinResult.id).where(PinResult.capture_id == capture.id, PinResult.pin_id.in_([p.id for p, _ in made]))
-    ).tuples().all())
+    ).all())
     results = check_text(((pin.id, pin.quote) for pin, _ in made), text)
     record_results(session, [(pin.id, capture.id, results[pin.id]) for pin, _ in made if pin.id not in done])
     return [Checked(pin.id, target.url, pin.quote, new, results[pin.id], capture.checked_at) for pin, new in made]
@@ -231,7 +231,7 @@ def latest_results(session: Session, pin_ids: Sequence[int]) -> dict[int, tuple[
         .join(Capture, Capture.id == PinResult.capture_id)
         .where(PinResult.pin_id.in_(pin_ids), PinResult.status != "unknown")
         .order_by(Capture.checked_at, Capture.id)
-    ).tuples()
+    )
     for row, when in rows:
         latest[row.pin_id] = (_result(row), when)
     return latest
@@ -257,7 +257,7 @@ def last_checked(session: Session) -> dict[int, tuple[str | None, Result]]:
         .join(Pin, Pin.id == PinResult.pin_id)
         .where(Pin.removed_at.is_(None))
         .order_by(Capture.id)
-    ).tuples()
+    )
     for row, digest in rows:
         found[row.pin_id] = (digest, _result(row))
     return found
@@ -286,7 +286,7 @@ def run_claims(session: Session, run_id: int) -> dict[int, Claims]:
         .join(Capture, Capture.id == PinResult.capture_id)
         .join(Pin, Pin.id == PinResult.pin_id)
         .where(Capture.run_id == run_id, Pin.removed_at.is_(None))
-    ).tuples().all()
+    ).all()
     if not rows:
         return {}
     pin_ids = sorted({pin_id for pin_id, _, _ in rows})
@@ -295,7 +295,7 @@ def run_claims(session: Session, run_id: int) -> dict[int, Claims]:
         select(PinResult, PinResult.capture_id)
         .where(PinResult.pin_id.in_(pin_ids), PinResult.capture_id.is_not(None))
         .order_by(PinResult.capture_id)
-    ).tuples():
+    ):
         history.setdefault(row.pin_id, []).append((capture_id or 0, row))
     claims: dict[int, Claims] = {}
     for pin_id, capture_id, quote in rows:
@@ -381,7 +381,7 @@ def pin_quotes(
             .join(Document, Document.id == Citation.document_id)
             .where(Document.name == name)
             .order_by(Citation.position)
-        ).tuples().all()
+        ).all()
     done: list[Checked] = []
     for position, footnote, url in citations:
         proposed = quotes[position] if position < len(quotes) else ()
@@ -419,7 +419,7 @@ def report_pins(session: Session) -> dict[int, list[tuple[Pin, PinReport]]]:
             .join(Capture, Capture.id == PinResult.capture_id)
             .where(PinResult.pin_id.in_([pin.id for pin in pins]), PinResult.status == "holds")
             .order_by(Capture.checked_at, Capture.id)
-        ).tuples():
+        ):
             held[pin_id] = (when, start, end)
     shown: dict[int, list[tuple[Pin, PinReport]]] = {}
     for pin in pins:
@@ -458,7 +458,7 @@ def claim_marks(session: Session, target_id: int) -> Marks:
         .where(Pin.target_id == target_id, Pin.removed_at.is_(None), PinResult.capture_id.is_not(None),
                PinResult.status != "unknown")
         .order_by(PinResult.capture_id)
-    ).tuples():
+    ):
         if capture_id is None:
             continue
         before = previous.get(pin_id)

@@ -425,12 +425,18 @@ def finish_run(
             previous_state = previous_states.get(target_id)
             kind = news_kind(state, reason, previous_state)
             memento = found.get(target_id)
-            shown = {"memento_url": memento.memento_url, "memento_datetime": _time(memento.memento_datetime)} if memento else {}
+            memento_url = memento.memento_url if memento else None
+            memento_datetime = _time(memento.memento_datetime) if memento else None
             if kind is None and target_id in owed:
                 # Gone before, and its memento found only now (the archive was down, or the
                 # citation dated later): the footnote can be repaired now. Reported once
                 # (``memento_news``) whatever the acknowledgements: it is not the removal again.
-                summary.news.append(News(url, "gone", state, reason, previous_state, cited_in(session, target_id), **shown))
+                summary.news.append(
+                    News(
+                        url, "gone", state, reason, previous_state, cited_in(session, target_id),
+                        memento_url=memento_url, memento_datetime=memento_datetime,
+                    )
+                )
                 continue
             claim = claims.get(capture_id)
             if claim is not None and claim.fell and kind in (None, "changed"):
@@ -443,7 +449,8 @@ def finish_run(
             item = News(
                 url, kind, state, reason, previous_state, cited_in(session, target_id),
                 claims=claim.verdict if claim else None, fell=tuple(fallen(claim)) if claim else (),
-                **(shown if state == "gone" else {}),
+                memento_url=memento_url if state == "gone" else None,
+                memento_datetime=memento_datetime if state == "gone" else None,
             )
             if kind == "changed" and claim is not None and claim.verdict == "hold":
                 summary.held.append(item)
