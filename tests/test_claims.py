@@ -328,12 +328,12 @@ def test_pins_survive_db_upgrade(tmp_path, request, server) -> None:
         connection.execute(text("INSERT INTO citations (document_id, target_id, position, footnote, url_as_written,"
                                 " normalized_url, context, line) VALUES (1, 1, 0, '1', 'http://127.0.0.1:9/a', '', '', 3)"))
     assert workspace.run("db", "upgrade").returncode == 0
-    assert current_revision(engine) == head_revision() == "0005_pins"
+    assert current_revision(engine) == head_revision()
     pinned = workspace.run("pin", "http://127.0.0.1:9/a", "--quote", "100 medidores", "--document", "informe.md", "--footnote", "1")
     assert pinned.returncode == 0, pinned.stderr
     assert "not checked yet (no capture of the page yet)" in pinned.stdout
     upgraded = workspace.run("db", "upgrade")
-    assert "already at revision 0005_pins" in upgraded.stdout
+    assert f"already at revision {head_revision()}" in upgraded.stdout
     assert workspace.run("import", str(document)).returncode == 0
     [pin] = rows(workspace.run("pins", "--json"))
     assert (pin["quote"], pin["document"], pin["footnote"], pin["claim"]) == ("100 medidores", "informe.md", "1", "unchecked")

@@ -201,7 +201,7 @@ def test_db_upgrade_brings_a_0002_database_to_cited_at_and_a_reimport_fills_it(t
 
     upgraded = workspace.run("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert current_revision(engine) == head_revision() == "0006"
+    assert current_revision(engine) == head_revision() == "0007"
     assert schema_differences(engine) == []
     with engine.connect() as connection:
         assert connection.execute(text("SELECT footnote, cited_at, cited_at_source FROM citations")).all() == [("1", None, None)]

@@ -338,14 +338,24 @@ class PinResult(Base):
     """Whether one capture's text held one pin: ``holds`` (``matched`` at ``start:end`` of the
     extracted text), ``partial`` (``matched`` is the close passage, ``differs`` what differs)
     or ``lost`` (``nearest``: the best passage left); ``unknown`` when the capture answered
-    but its text could not be had (cut, or no text layer)."""
+    but its text could not be had (cut, or no text layer).
+
+    A row is of a capture of ours (``capture_id``) or of a web archive's memento of a cited
+    date (``memento_id``): what the page said when it was cited. Only capture rows make news.
+    """
 
     __tablename__ = "pin_results"
-    __table_args__ = (UniqueConstraint("pin_id", "capture_id"), Index("ix_pin_results_capture", "capture_id"))
+    __table_args__ = (
+        UniqueConstraint("pin_id", "capture_id"),
+        UniqueConstraint("pin_id", "memento_id", name="uq_pin_results_pin_memento"),
+        Index("ix_pin_results_capture", "capture_id"),
+        Index("ix_pin_results_memento", "memento_id"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     pin_id: Mapped[int] = mapped_column(ForeignKey("pins.id", ondelete="CASCADE"))
-    # None for a text that is no capture of ours (a web archive's memento, say).
+    # None for a text that is no capture of ours: then ``memento_id`` names it.
     capture_id: Mapped[int | None] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
+    memento_id: Mapped[int | None] = mapped_column(ForeignKey("mementos.id", ondelete="CASCADE"))
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(String(16))
     score: Mapped[float | None] = mapped_column(Float)
