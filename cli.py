@@ -623,7 +623,10 @@ def history(url: str, db: str, archive: str, fmt: str) -> None:
 @click.option("--note", default="", help="Why: kept with the pin.")
 def pin(url: str, db: str, archive: str, quotes: tuple[str, ...], document: str | None, footnote: str | None, note: str) -> None:
     """Pin a passage that URL must hold for its citation: checked at once against the latest
-    whole capture, then on every capture; a pin that stops holding is news (claim_lost)."""
+    whole capture, then on every capture; a pin that stops holding is news (claim_lost).
+
+    It is checked too on the web archive's copy of the cited date (`evidence lookup`), now
+    or when the copy is found: lost there, the passage was not on the page when cited."""
     from crawler.claims.store import add_pins
 
     sessions = _open(db, create=False)
@@ -639,16 +642,35 @@ def _checked_text(item: Any) -> str:
     head = f"{'pinned' if item.new else 'already pinned'} {item.pin_id} {_short(item.quote)}"
     result = item.result
     if result is None:
-        return f"{head}: not checked yet ({item.problem})"
+        return f"{head}: not checked yet ({item.problem}){_cited_text(item.cited)}"
     when = f"in the capture of {shown(item.checked_at)}"
     if result.status == "holds":
-        return f"{head}: holds {when}, at characters {result.start}-{result.end}"
-    if result.status == "partial":
-        return f"{head}: partial ({result.score:.2f}) {when}: the page says {_short(result.matched)} ({differences_text(result.differs)})"
-    if result.status == "lost":
-        nearest = f"; nearest {_short(result.nearest)}" if result.nearest else ""
-        return f"{head}: lost {when}{nearest}"
-    return f"{head}: unknown {when} (its text cannot be read)"
+        said = f"holds {when}, at characters {result.start}-{result.end}"
+    elif result.status == "partial":
+        said = f"partial ({result.score:.2f}) {when}: the page says {_short(result.matched)} ({differences_text(result.differs)})"
+    elif result.status == "lost":
+        said = f"lost {when}" + (f"; nearest {_short(result.nearest)}" if result.nearest else "")
+    else:
+        said = f"unknown {when} (its text cannot be read)"
+    return f"{head}: {said}{_cited_text(item.cited)}"
+
+
+def _cited_text(cited: Any) -> str:
+    """What the memento of the cited date says of a pin: was the passage there when cited?"""
+    from urllib.parse import urlsplit
+
+    if cited is None:
+        return ""
+    day = cited.memento_datetime.strftime("%Y-%m-%d") if cited.memento_datetime else "?"
+    where = f"in the copy of {day} ({urlsplit(cited.archive or cited.memento_url or '').netloc})"
+    if cited.result is None:
+        return f"; {where}: not checked (its record cannot be read)"
+    status = cited.result.status
+    if status == "partial":
+        return f"; {where}: partial ({cited.result.score:.2f})"
+    if status == "lost":
+        return f"; {where}: lost, not on the page when it was cited (check the citation)"
+    return f"; {where}: {status}"
 
 
 @cli.command(epilog=EXIT_CODES_HELP)
@@ -658,7 +680,10 @@ def _checked_text(item: Any) -> str:
 @click.option("--document", help="Only pins of this document (its file name, or 'seed').")
 @click.option("--removed", is_flag=True, help="Also the pins removed with `evidence unpin`, with when and why.")
 def pins(url: str | None, db: str, archive: str, fmt: str, document: str | None, removed: bool) -> None:
-    """Every pinned passage (of URL), with its latest result: holds, partial, lost or unchecked."""
+    """Every pinned passage (of URL), with its latest result: holds, partial, lost or unchecked.
+
+    cited_claim is its result on the web archive's copy of the cited date (cited_memento):
+    holds, partial, lost (not on the page when cited), unknown, or none without a copy."""
     from crawler.claims.store import PIN_COLUMNS, pin_rows
     from crawler.reports.output import render
 

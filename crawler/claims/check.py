@@ -7,20 +7,21 @@ be had from it (a body cut short, a PDF without a text layer, an image) every pi
 ``unknown``: a missing text is not a lost passage. Captures that did not answer the page
 itself (gone, unreachable, moved elsewhere) are not checked at all (``CHECKED_STATES``).
 
-``check_text`` takes any text, so a web archive's memento can be checked as a capture is.
+``check_text`` takes any text, so a web archive's memento of a cited date is checked as a
+capture is (``memento_text``): the same extraction, of the bytes archived here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from crawler.claims.match import Match, Page
 from crawler.exceptions import ArchiveError
-from crawler.store.models import Capture
+from crawler.store.models import Capture, MementoLookup
 from crawler.verdicts.fingerprint import Meaning, meaning
 
 #: The states of a capture that answered with the cited page: only these are checked.
@@ -94,6 +95,18 @@ def capture_text(archive_dir: Path, capture: Capture) -> str | None:
         return None
     snapshot = load_snapshot(archive_dir, capture, decode=False)
     return payload_text(snapshot.body, snapshot.content_type, snapshot.content_encoding, capture.checked_at)
+
+
+def memento_text(archive_dir: Path, memento: MementoLookup) -> str | None:
+    """The text of a found memento, read back from the WARC record of its fetch, extracted
+    as a capture's (``ArchiveError`` when the record cannot be read)."""
+    from crawler.warc.snapshots import load_snapshot
+
+    if memento.outcome != "found" or memento.warc_filename is None:
+        return None
+    snapshot = load_snapshot(archive_dir, memento, decode=False)
+    when = memento.memento_datetime.replace(tzinfo=timezone.utc) if memento.memento_datetime else None
+    return payload_text(snapshot.body, snapshot.content_type, snapshot.content_encoding, when)
 
 
 def readable(archive_dir: Path, capture: Capture) -> str | None:

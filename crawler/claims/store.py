@@ -1,6 +1,11 @@
 """Pins in the database: making, listing and removing them, recording each capture's
 results, and reading them back for news, ``status``, ``history`` and the report.
 
+A pin is also checked on the web archive's memento of each cited date of its URL (when it
+is made, and by the crawl when a lookup finds one later): whether the passage was on the
+page when it was cited. A pin lost there may have been cited wrongly from the start. These
+results are never news: news is about the live page changing.
+
 A pin names a target (the URL) and, as far as given, a document and a footnote: it applies
 to every citation of the URL that matches (``applies``). Citations are re-derived on each
 import, pins are not, so a pin outlives re-imports of its document.
@@ -10,28 +15,47 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from crawler.claims.check import CHECKED_STATES, RANK, Result, capture_text, check_text
+from crawler.claims.check import CHECKED_STATES, RANK, Result, capture_text, check_text, memento_text
 from crawler.claims.words import words
 from crawler.exceptions import ArchiveError, ClaimError, NotFound
 from crawler.reports.queries import document_label
-from crawler.store.models import Capture, Citation, Document, Pin, PinResult, Target, utcnow
+from crawler.store.mementos import known_mementos
+from crawler.store.models import Capture, Citation, Document, MementoLookup, Pin, PinResult, Target, utcnow
 
 PIN_COLUMNS = [
     "pin", "document", "footnote", "url", "quote", "claim", "score", "found", "differs", "nearest", "checked_at",
-    "note", "created_at", "removed_at", "removed_note",
+    "cited_claim", "cited_memento", "note", "created_at", "removed_at", "removed_note",
 ]
 _RESULTS = PinResult.metadata.tables[PinResult.__tablename__]
 
 
 def _time(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+@dataclass(frozen=True)
+class CitedCheck:
+    """A pin on the memento of the earliest cited date of its citations that has one."""
+
+    memento_id: int
+    cited_at: date
+    memento_url: str | None
+    memento_datetime: datetime | None
+    #: the archive's base URL
+    archive: str | None
+    #: None: not checked on it (its WARC record could not be read)
+    result: Result | None
+
+    @property
+    def claim(self) -> str:
+        return self.result.status if self.result is not None else "unchecked"
 
 
 @dataclass(frozen=True)
@@ -47,6 +71,8 @@ class Checked:
     checked_at: datetime | None
     #: why it could not be checked now (no capture yet, an unreadable WARC record)
     problem: str | None = None
+    #: on the memento of its cited date (None: no memento found, or none looked up yet)
+    cited: CitedCheck | None = None
 
 
 def _target(session: Session, url: str) -> Target:
@@ -116,20 +142,101 @@ def add_pins(
 
 
 def _check_now(session: Session, archive_dir: Path, target: Target, made: list[tuple[Pin, bool]]) -> list[Checked]:
-    """Check pins against their target's latest whole capture, recording new results."""
+    """Check pins against their target's latest whole capture and the mementos of its cited
+    dates, recording new results."""
+    check_on_mementos(session, archive_dir, [pin for pin, _ in made])
+    cited = cited_checks(session, [pin for pin, _ in made])
     capture = latest_whole(session, target.id)
     if capture is None:
-        return [Checked(pin.id, target.url, pin.quote, new, None, None, "no capture of the page yet") for pin, new in made]
+        return [Checked(pin.id, target.url, pin.quote, new, None, None, "no capture of the page yet", cited.get(pin.id))
+                for pin, new in made]
     try:
         text = capture_text(archive_dir, capture)
     except ArchiveError as exc:
-        return [Checked(pin.id, target.url, pin.quote, new, None, None, f"its last capture cannot be read: {exc}") for pin, new in made]
+        return [Checked(pin.id, target.url, pin.quote, new, None, None, f"its last capture cannot be read: {exc}", cited.get(pin.id))
+                for pin, new in made]
     done = dict(session.execute(
         select(PinResult.pin_id, PinResult.id).where(PinResult.capture_id == capture.id, PinResult.pin_id.in_([p.id for p, _ in made]))
     ).all())
     results = check_text(((pin.id, pin.quote) for pin, _ in made), text)
     record_results(session, [(pin.id, capture.id, results[pin.id]) for pin, _ in made if pin.id not in done])
-    return [Checked(pin.id, target.url, pin.quote, new, results[pin.id], capture.checked_at) for pin, new in made]
+    return [Checked(pin.id, target.url, pin.quote, new, results[pin.id], capture.checked_at, cited=cited.get(pin.id))
+            for pin, new in made]
+
+
+def check_on_mementos(session: Session, archive_dir: Path, pins: Sequence[Pin]) -> None:
+    """Check ``pins`` on every found memento of their targets' cited dates that holds no
+    result of theirs yet, each memento's text read back from the WARC once. A memento whose
+    record cannot be read gets no result (a missing text is not a lost passage)."""
+    if not pins:
+        return
+    found = [row for row in known_mementos(session, {pin.target_id for pin in pins}).values() if row.outcome == "found"]
+    if not found:
+        return
+    done = {
+        (pin_id, memento_id)
+        for pin_id, memento_id in session.execute(
+            select(PinResult.pin_id, PinResult.memento_id)
+            .where(PinResult.memento_id.in_([row.id for row in found]), PinResult.pin_id.in_([pin.id for pin in pins]))
+        )
+    }
+    for memento in found:
+        owed = [(pin.id, pin.quote) for pin in pins if pin.target_id == memento.target_id and (pin.id, memento.id) not in done]
+        if not owed:
+            continue
+        try:
+            text = memento_text(archive_dir, memento)
+        except ArchiveError:
+            continue
+        record_memento_results(session, memento.id, check_text(owed, text).items())
+
+
+def record_memento_results(
+    session: Session, memento_id: int, results: Iterable[tuple[int, Result]], checked_at: datetime | None = None
+) -> None:
+    """Record results on a memento: ``(pin id, result)``."""
+    when = checked_at or utcnow()
+    rows = [{"pin_id": pin_id, "memento_id": memento_id, "checked_at": when, **result.row()} for pin_id, result in results]
+    if rows:
+        session.connection().execute(insert(_RESULTS), rows)
+
+
+def cited_checks(session: Session, pins: Sequence[Pin]) -> dict[int, CitedCheck]:
+    """Per pin, its result on the memento of the earliest cited date, among the citations it
+    applies to, that has a memento found (as ``status`` and ``show --cited`` pick one); pins
+    without one are absent."""
+    if not pins:
+        return {}
+    targets = {pin.target_id for pin in pins}
+    citations = session.execute(
+        select(Citation.target_id, Citation.document_id, Citation.footnote, Citation.cited_at)
+        .where(Citation.target_id.in_(targets), Citation.cited_at.is_not(None))
+    ).all()
+    known = known_mementos(session, targets)
+    chosen: dict[int, MementoLookup] = {}
+    for pin in pins:
+        days = sorted({
+            cited_at for target_id, document_id, footnote, cited_at in citations
+            if target_id == pin.target_id and cited_at is not None and _applies(pin, document_id, footnote)
+        })
+        for day in days:
+            row = known.get((pin.target_id, day))
+            if row is not None and row.outcome == "found":
+                chosen[pin.id] = row
+                break
+    if not chosen:
+        return {}
+    results = {
+        (row.pin_id, row.memento_id): _result(row)
+        for row in session.scalars(
+            select(PinResult).where(PinResult.memento_id.in_({m.id for m in chosen.values()}),
+                                    PinResult.pin_id.in_(list(chosen)))
+        )
+    }
+    return {
+        pin_id: CitedCheck(m.id, m.cited_at, m.memento_url, m.memento_datetime, m.archive, results.get((pin_id, m.id)))
+        for pin_id, m in chosen.items()
+    }
 
 
 def latest_whole(session: Session, target_id: int) -> Capture | None:
@@ -183,9 +290,11 @@ def pin_rows(
             query = query.where(Pin.removed_at.is_(None))
         pins = list(session.scalars(query))
         latest = latest_results(session, [pin.id for pin in pins])
+        on_mementos = cited_checks(session, pins)
         rows = []
         for pin in pins:
             result, when = latest.get(pin.id, (None, None))
+            on_memento = on_mementos.get(pin.id)
             rows.append({
                 "pin": pin.id,
                 "document": document_label(pin.document.name) if pin.document else None,
@@ -199,6 +308,9 @@ def pin_rows(
                 "differs": differences_text(result.differs) if result and result.status == "partial" else None,
                 "nearest": _one_line(result.nearest) if result else None,
                 "checked_at": _time(when),
+                # On the memento of the cited date: none when no memento was found (yet).
+                "cited_claim": on_memento.claim if on_memento else "none",
+                "cited_memento": on_memento.memento_url if on_memento else None,
                 "note": pin.note,
                 "created_at": _time(pin.created_at),
                 "removed_at": _time(pin.removed_at),
@@ -391,6 +503,25 @@ def pin_quotes(
     return done
 
 
+def cited_claim_text(cited: CitedCheck | None) -> str:
+    """Whether a pinned passage was on the page when it was cited, for the report's cell:
+    ``held in the copy of 2017-03-01``; lost there, a warning that the citation may have been
+    wrong from the start."""
+    if cited is None:
+        return "no copy of the cited date"
+    day = f"{cited.memento_datetime:%Y-%m-%d}" if cited.memento_datetime else "?"
+    if cited.result is None:
+        return f"copy of {day} not checked"
+    status = cited.result.status
+    if status == "holds":
+        return f"held in the copy of {day}"
+    if status == "partial":
+        return f"partial ({cited.result.score or 0:.2f}) in the copy of {day}"
+    if status == "lost":
+        return f"NOT in the copy of {day}: the citation may have been wrong from the start"
+    return f"copy of {day} has no readable text"
+
+
 @dataclass(frozen=True)
 class PinReport:
     """A pinned passage as the report shows it beside its footnote."""
@@ -406,12 +537,15 @@ class PinReport:
     #: the latest capture in which the passage held, and where in its text
     last_found: datetime | None
     found_at: tuple[int, int] | None
+    #: on the memento of its cited date: whether the passage was on the page when cited
+    cited: CitedCheck | None = None
 
 
 def report_pins(session: Session) -> dict[int, list[tuple[Pin, PinReport]]]:
     """Per target, its pins in force as the report shows them (``pins_for`` picks a
     citation's)."""
     pins, latest = citation_claims(session)
+    cited = cited_checks(session, pins)
     held: dict[int, tuple[datetime, int | None, int | None]] = {}
     if pins:
         for pin_id, when, start, end in session.execute(
@@ -431,6 +565,7 @@ def report_pins(session: Session) -> dict[int, list[tuple[Pin, PinReport]]]:
             differences_text(result.differs) if result and result.status == "partial" else None,
             last_held[0] if last_held else None,
             (last_held[1], last_held[2]) if last_held and last_held[1] is not None and last_held[2] is not None else None,
+            cited.get(pin.id),
         )))
     return shown
 

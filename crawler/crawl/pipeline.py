@@ -19,8 +19,8 @@ from scrapy.exceptions import DropItem, NotConfigured
 from sqlalchemy import insert, update
 from twisted.internet import task
 
-from crawler.claims.check import PinChecker, Result
-from crawler.claims.store import active_pins, last_checked, record_results
+from crawler.claims.check import PinChecker, Result, check_text, text_of
+from crawler.claims.store import active_pins, last_checked, record_memento_results, record_results
 from crawler.store.db import open_database
 from crawler.warc.recorder import Hop
 from crawler.memento import Archive, Found, Unreachable, format_timestamp
@@ -82,6 +82,9 @@ class EvidencePipeline:
         # Pinned passages, checked on every capture of their URL; the open batch's results.
         self.pins = PinChecker({}, {})
         self._pin_results: list[tuple[Capture, list[tuple[int, Result]]]] = []
+        # The open batch's mementos found, with their pins' results (whether the passage was
+        # on the page when it was cited).
+        self._memento_pins: list[tuple[MementoLookup, list[tuple[int, Result]]]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> EvidencePipeline:
@@ -134,6 +137,11 @@ class EvidencePipeline:
         self._open_batch()
         row = self._memento(item)
         self._mementos.append(row)
+        pins = self.pins.pins.get(item.task.target_id)
+        if pins and row.outcome == "found":
+            # The text the lookup extracted from the memento, as a capture's is.
+            text = text_of(item.page) if item.page is not None else None
+            self._memento_pins.append((row, list(check_text(pins, text).items())))
         self._counted()
         self.stats.inc_value(f"evidence/memento/{row.outcome}")
         logger.info("memento %s %s (cited %s)", row.outcome, item.task.url, item.task.cited_at)
@@ -208,6 +216,7 @@ class EvidencePipeline:
         session, pending, captures = self._batch, self._batch_items, self._pending
         probes, links, mementos = self._new_probes, self._probe_links, self._mementos
         pinned, self._pin_results = self._pin_results, []
+        memento_pins, self._memento_pins = self._memento_pins, []
         self._batch, self._batch_items, self._pending = None, 0, []
         self._new_probes, self._probe_links, self._mementos = [], [], []
         if session is None:
@@ -230,6 +239,10 @@ class EvidencePipeline:
                 capture.probe_id = probe.id
             insert_captures(session, captures)
             session.add_all(mementos)
+            if memento_pins:
+                session.flush()
+            for memento, memento_results in memento_pins:
+                record_memento_results(session, memento.id, memento_results, memento.looked_up_at)
             for capture, results in pinned:
                 record_results(session, [(pin_id, capture.id, result) for pin_id, result in results], capture.checked_at)
             session.commit()

@@ -12,6 +12,7 @@ from datetime import datetime
 from html import escape
 from urllib.parse import urlsplit
 
+from crawler.claims.store import cited_claim_text
 from crawler.reports.collect import STATES, Entry, ReportData
 from crawler.reports.drift import METHOD, OVERALL, SHARES, VERDICTS, percent
 from crawler.reports.files import CSP, Saved
@@ -150,12 +151,16 @@ def _pins(entry: Entry) -> str:
         elif pin.differs:
             now += f" <span class='note'>({escape(pin.differs)})</span>"
         colour = _CLAIM_BADGE.get(pin.status, "unchecked")
+        cited = escape(cited_claim_text(pin.cited))
+        if pin.cited is not None and pin.cited.claim == "lost":
+            cited = f"<strong>{cited}</strong>"
         rows.append(
             f"<tr><td>{escape(pin.quote)}</td><td><span class='state state-{colour}'>{escape(pin.status)}</span>{score}</td>"
-            f"<td class='time'>{last}</td><td>{now}</td></tr>"
+            f"<td class='time'>{last}</td><td>{now}</td><td>{cited}</td></tr>"
         )
     return (
         "<table class='pins'><thead><tr><th>Pinned passage</th><th>Claim</th><th>Last found</th><th>On the page now</th>"
+        "<th>When cited</th>"
         "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
 

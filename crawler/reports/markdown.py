@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from crawler.claims.store import PinReport
+from crawler.claims.store import PinReport, cited_claim_text
 from crawler.reports.collect import STATES, Entry, ReportData
 from crawler.reports.drift import METHOD, OVERALL, SHARES, VERDICTS, percent
 from crawler.reports.files import Saved
@@ -71,7 +71,8 @@ def render_markdown(data: ReportData, copies: dict[int, Saved | str], chart: str
         if pinned:
             out += [
                 "", "### Pinned passages", "",
-                "| footnote | pinned passage | claim | last found | on the page now |", "|---|---|---|---|---|", *pinned,
+                "| footnote | pinned passage | claim | last found | on the page now | when cited |",
+                "|---|---|---|---|---|---|", *pinned,
             ]
         if details:
             out += ["", "### Text changes", *details]
@@ -125,7 +126,7 @@ def _pin_row(entry: Entry, pin: PinReport) -> str:
         now = f"nearest: {now}" if now else "nothing near it"
     elif pin.differs:
         now += f" ({_escape(pin.differs)})"
-    cells = [_escape(entry.footnote), _escape(pin.quote), claim, last, now]
+    cells = [_escape(entry.footnote), _escape(pin.quote), claim, last, now, _escape(cited_claim_text(pin.cited))]
     return "| " + " | ".join(cells) + " |"
 
 
