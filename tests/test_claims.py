@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Workspace, into_next_second
+from tests.olddb import database_at
 from tests.opensite import OpenSite
 from tests.pdfs import make_pdf
 
@@ -308,25 +309,9 @@ def test_quotes_are_proposed_from_html_markdown_and_pdf_documents(tmp_path) -> N
 def test_pins_survive_db_upgrade(tmp_path, request, server) -> None:
     """A database from before pins is upgraded to hold them; pins made then stay through
     another upgrade and a re-import of their document."""
-    from alembic import command
-    from sqlalchemy import create_engine, text
+    from crawler.store.migrate import current_revision, head_revision
 
-    from crawler.store.db import database_url
-    from crawler.store.migrate import _config, current_revision, head_revision
-
-    url = request.getfixturevalue("postgres").create_database() if server == "postgresql" else str(tmp_path / "old.db")
-    workspace = Workspace(tmp_path, db_url=url)
-    engine = create_engine(database_url(url))
-    with engine.begin() as connection:
-        command.upgrade(_config(connection), "0003")
-    document = tmp_path / "informe.md"
-    document.write_text("Informe «100 medidores»[^1].\n\n[^1]: http://127.0.0.1:9/a\n", encoding="utf-8")
-    with engine.begin() as connection:
-        connection.execute(text("INSERT INTO documents (id, name, title, date, imported_at) VALUES (1, :name, '', '', :now)"),
-                           {"name": str(document), "now": "2020-01-01 00:00:00"})
-        connection.execute(text("INSERT INTO targets (id, url) VALUES (1, 'http://127.0.0.1:9/a')"))
-        connection.execute(text("INSERT INTO citations (document_id, target_id, position, footnote, url_as_written,"
-                                " normalized_url, context, line) VALUES (1, 1, 0, '1', 'http://127.0.0.1:9/a', '', '', 3)"))
+    workspace, engine = database_at("0003", tmp_path, request, server, "Informe «100 medidores»[^1].\n\n[^1]: http://127.0.0.1:9/a\n")
     assert workspace.run("db", "upgrade").returncode == 0
     assert current_revision(engine) == head_revision()
     pinned = workspace.run("pin", "http://127.0.0.1:9/a", "--quote", "100 medidores", "--document", "informe.md", "--footnote", "1")
@@ -334,7 +319,7 @@ def test_pins_survive_db_upgrade(tmp_path, request, server) -> None:
     assert "not checked yet (no capture of the page yet)" in pinned.stdout
     upgraded = workspace.run("db", "upgrade")
     assert f"already at revision {head_revision()}" in upgraded.stdout
-    assert workspace.run("import", str(document)).returncode == 0
+    assert workspace.run("import", str(tmp_path / "informe.md")).returncode == 0
     [pin] = rows(workspace.run("pins", "--json"))
     assert (pin["quote"], pin["document"], pin["footnote"], pin["claim"]) == ("100 medidores", "informe.md", "1", "unchecked")
     [status] = rows(workspace.run("status", "--json"))

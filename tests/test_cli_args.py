@@ -180,4 +180,5 @@ def test_verify_json_of_an_empty_archive(run, tmp_path: Path) -> None:
     assert result.exit_code == EXIT_OK
     assert json.loads(result.stdout) == {
         "intact": True, "records": 0, "files": 0, "damage": [], "unclosed": [], "unrecorded": [],
+        "timestamps": {"proven": [], "signatures_checked": False, "unstamped": []},
     }

@@ -34,10 +34,7 @@ CITED = {
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[OpenSite]:
-    with OpenSite() as server:
-        for case in CASES.values():
-            if case.current is not None:
-                server.page(case.path, lambda n, body=case.current: (200, "text/html; charset=utf-8", body))
+    with webarchive.current_site() as server:
         yield server
 
 

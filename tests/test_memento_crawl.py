@@ -26,11 +26,7 @@ from tests.webarchive import CASES, Case, WebArchive
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[OpenSite]:
-    """What the cited pages answer today; a case with no current page answers 404."""
-    with OpenSite() as server:
-        for case in CASES.values():
-            if case.current is not None:
-                server.page(case.path, lambda n, body=case.current: (200, "text/html; charset=utf-8", body))
+    with webarchive.current_site() as server:
         yield server
 
 

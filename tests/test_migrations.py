@@ -17,6 +17,7 @@ from crawler.store.db import database_url, open_database
 from crawler.store.migrate import current_revision, head_revision
 from crawler.store.models import SCHEMA_VERSION, Base, Meta
 from tests.conftest import Workspace
+from tests.olddb import database_at
 from tests.servers import PostgresServer
 
 
@@ -176,27 +177,12 @@ def test_opening_a_database_at_head_and_crawling_a_list_imports_neither_alembic_
 def test_db_upgrade_brings_a_0002_database_to_cited_at_and_a_reimport_fills_it(tmp_path, request, server):
     """A database written before citations had ``cited_at`` keeps its citations through
     ``evidence db upgrade``, with no date, until its document is imported again."""
-    from alembic import command
     from sqlalchemy import text
 
-    from crawler.store.migrate import _config
-
-    if server == "postgresql":
-        url = request.getfixturevalue("postgres").create_database()
-    else:
-        url = str(tmp_path / "old.db")
-    workspace = Workspace(tmp_path, db_url=url)
-    engine = create_engine(database_url(url))
-    with engine.begin() as connection:
-        command.upgrade(_config(connection), "0002")
+    workspace, engine = database_at(
+        "0002", tmp_path, request, server, "Informe[^1].\n\n[^1]: http://127.0.0.1:9/a (consultado el 12 de marzo de 2017)\n"
+    )
     document = tmp_path / "informe.md"
-    document.write_text("Informe[^1].\n\n[^1]: http://127.0.0.1:9/a (consultado el 12 de marzo de 2017)\n", encoding="utf-8")
-    with engine.begin() as connection:
-        connection.execute(text("INSERT INTO documents (id, name, title, date, imported_at) VALUES (1, :name, '', '', :now)"),
-                           {"name": str(document), "now": "2020-01-01 00:00:00"})
-        connection.execute(text("INSERT INTO targets (id, url) VALUES (1, 'http://127.0.0.1:9/a')"))
-        connection.execute(text("INSERT INTO citations (document_id, target_id, position, footnote, url_as_written,"
-                                " normalized_url, context, line) VALUES (1, 1, 0, '1', 'http://127.0.0.1:9/a', '', '', 3)"))
     assert current_revision(engine) == "0002"
 
     upgraded = workspace.run("db", "upgrade")

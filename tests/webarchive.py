@@ -19,6 +19,7 @@ import subprocess
 import uuid
 from io import BytesIO
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import format_datetime
@@ -27,6 +28,7 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from tests.opensite import OpenSite
 from tests.tools import Wayback, tool
 
 
@@ -196,6 +198,16 @@ def build(folder: Path, origin: str) -> Path:
         if done.returncode != 0:
             raise RuntimeError(f"wb-manager {' '.join(args)} failed: {done.stderr}")
     return warc
+
+
+@contextmanager
+def current_site() -> Iterator[OpenSite]:
+    """The scripted site as the cases' pages are today; a case with no current page answers 404."""
+    with OpenSite() as server:
+        for case in CASES.values():
+            if case.current is not None:
+                server.page(case.path, lambda n, body=case.current: (200, "text/html; charset=utf-8", body))
+        yield server
 
 
 def serve(folder: Path, origin: str) -> Iterator[WebArchive]:
