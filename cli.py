@@ -872,7 +872,9 @@ def export(
             selection = select_records(sessions, document, since)
             tokens = warc_tokens(sessions, (record.filename for record in selection.records))
             counts = write_wacz(selection, Path(archive), Path(wacz_file), tokens=tokens)
-            click.echo(f"wrote {wacz_file}: {counts['records']} records, {counts['pages']} pages, "
+            # Said apart, so that records without pages to match are not taken for strays.
+            of_lookups = f" ({selection.memento_records} of web archive lookups)" if selection.memento_records else ""
+            click.echo(f"wrote {wacz_file}: {counts['records']} records{of_lookups}, {counts['pages']} pages, "
                        f"{counts['tokens']} time-stamp tokens", err=True)
             if tsa.urls:
                 try:

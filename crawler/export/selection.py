@@ -1,4 +1,13 @@
-"""Which records an export or index covers: every capture, or one document's since a time."""
+"""Which records an export or index covers: every capture, or one document's since a time,
+with the citation-time copies its cited URLs rest on.
+
+A memento found in a web archive (``crawler/store/mementos.py``) goes along whole: every
+record of its lookup (the TimeMaps asked, the archived redirects followed, the mementos
+fetched and passed over, the memento itself with its request, and the metadata record
+naming it). The memento alone would show what the page said; the rest shows why that copy
+was chosen, which is what an auditor checks before trusting ``since_citation``. They are
+indexed under the archive's own ``id_`` URLs and are never pages: nobody cited them.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.exceptions import NotFound
 from crawler.export.cdxj import IndexEntry
 from crawler.reports.queries import document_label
-from crawler.store.models import Capture, Citation, Document, Record, Target
+from crawler.store.mementos import known_mementos
+from crawler.store.models import Capture, Citation, Document, MementoLookup, Record, Target
 
 
 @dataclass
@@ -28,6 +38,8 @@ class Selection:
     #: one page per cited URL: its latest capture with an archived answer
     pages: list[Page] = field(default_factory=list)
     title: str = "evidence"
+    #: how many of ``records`` are web archive lookups' (the citation-time copies)
+    memento_records: int = 0
 
 
 def select_records(
@@ -48,8 +60,12 @@ def select_records(
         captures = list(session.scalars(query))
         capture_ids = [c.id for c in captures]
         records = list(session.scalars(select(Record).where(Record.capture_id.in_(capture_ids))))
+        mementos = _found_mementos(session, target_ids, since)
+        lookup_records = list(session.scalars(select(Record).where(Record.memento_id.in_([m.id for m in mementos]))))
+        records += lookup_records
         # A revisit is only replayable with the record holding its payload.
         wanted = {(c.payload_filename, c.payload_offset) for c in captures if c.payload_filename}
+        wanted |= {(m.payload_filename, m.payload_offset) for m in mementos if m.payload_filename}
         have = {(r.filename, r.offset) for r in records}
         for filename, offset in wanted - have:
             original = session.scalar(select(Record).where(Record.filename == filename, Record.offset == offset))
@@ -64,7 +80,17 @@ def select_records(
         pages = [Page(urls[t], _page_date(c, by_location), urls[t]) for t, c in sorted(latest.items())]
         title = documents[0].title if len(documents) == 1 and documents[0].title else "evidence"
     unique = {(r.filename, r.offset): r for r in records}
-    return Selection(records=sorted(unique.values(), key=lambda r: (r.filename, r.offset)), pages=pages, title=title)
+    of_lookups = sum(1 for r in unique.values() if r.memento_id is not None)
+    return Selection(records=sorted(unique.values(), key=lambda r: (r.filename, r.offset)), pages=pages, title=title,
+                     memento_records=of_lookups)
+
+
+def _found_mementos(session: Session, target_ids: set[int], since: datetime | None) -> list[MementoLookup]:
+    """The found mementos the targets' cited dates rest on (what status and the report use),
+    looked up at or after ``since`` as captures are checked at or after it. A lookup that
+    ``lookup --refresh`` has replaced is what no report cites any more, so it stays out."""
+    found = [row for row in known_mementos(session, target_ids).values() if row.outcome == "found"]
+    return sorted((row for row in found if since is None or row.looked_up_at >= since), key=lambda row: row.id)
 
 
 def _page_date(capture: Capture, records: dict[tuple[str | None, int | None], Record]) -> datetime:
