@@ -24,6 +24,7 @@ from crawler.exceptions import (
     NotFound,
     RunLocked,
     SettingError,
+    SigningError,
 )
 
 EXIT_OK = 0
@@ -54,7 +55,7 @@ def _fail(exc: EvidenceError) -> EvidenceFailure:
     """The one place a domain error becomes a message and an exit code."""
     if isinstance(exc, RunLocked):
         return EvidenceFailure(str(exc), EXIT_LOCKED)
-    code = EXIT_INPUT if isinstance(exc, (DocumentError, NotFound, DatabaseMissing, SettingError)) else EXIT_FAILURE
+    code = EXIT_INPUT if isinstance(exc, (DocumentError, NotFound, DatabaseMissing, SettingError, SigningError)) else EXIT_FAILURE
     return EvidenceFailure(str(exc), code)
 
 
@@ -811,7 +812,11 @@ def timestamp(db: str, archive: str, every: bool, as_json: bool, tsa_urls: tuple
     "--tsa-ca", type=click.Path(dir_okay=False, exists=True), envvar="EVIDENCE_TSA_CA",
     help="PEM file of the time-stamping authorities trusted: check each token's signature [env: EVIDENCE_TSA_CA].",
 )
-def verify(db: str, archive: str, as_json: bool, tsa_ca: str | None) -> None:
+@click.option("--wacz", "wacz_file", type=click.Path(dir_okay=False, exists=True),
+              help="Check this WACZ package on its own instead (no database): hashes, digest, signature, time-stamp.")
+@click.option("--key", "public_key", metavar="PUBLIC_KEY",
+              help="With --wacz: the signer's public key (as `evidence keys public` prints it, or a file holding it).")
+def verify(db: str, archive: str, as_json: bool, tsa_ca: str | None, wacz_file: str | None, public_key: str | None) -> None:
     """Re-read every archived record and file and check them against their digests,
     and each file's time-stamp tokens against the file and the trusted TSAs.
 
@@ -820,6 +825,10 @@ def verify(db: str, archive: str, as_json: bool, tsa_ca: str | None) -> None:
     """
     from crawler.warc.verify import verify_archive
 
+    if wacz_file:
+        _verify_wacz(Path(wacz_file), public_key, tsa_ca, as_json)
+    if public_key:
+        raise click.UsageError("--key checks a package's signer: give --wacz FILE with it")
     sessions = _open(db, create=False)
     result = verify_archive(sessions, Path(archive), tsa_ca=Path(tsa_ca) if tsa_ca else None)
     if as_json:
@@ -842,9 +851,33 @@ def verify(db: str, archive: str, as_json: bool, tsa_ca: str | None) -> None:
     sys.exit(EXIT_OK if result.intact else EXIT_NEWS)
 
 
+def _verify_wacz(path: Path, public_key: str | None, tsa_ca: str | None, as_json: bool) -> None:
+    from crawler.export.verifywacz import verify_wacz
+    from crawler.timestamps.tsa import load_roots
+
+    if public_key and Path(public_key).is_file():
+        public_key = Path(public_key).read_text(encoding="utf-8")
+    result = verify_wacz(path, expected_key=public_key, roots=load_roots(Path(tsa_ca) if tsa_ca else None))
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        for problem in result.problems:
+            click.echo(f"DAMAGED {problem}")
+        if result.signed_by:
+            click.echo(f"signed by {result.signed_by}" + ("" if public_key else " (not compared: give --key)"))
+        if result.stamped_at:
+            checked = "" if result.tsa_checked else " (TSA signature not checked: give --tsa-ca)"
+            click.echo(f"signature time-stamped: existed by {_utc(result.stamped_at)}{checked}")
+        verdict = "intact" if result.intact else f"{len(result.problems)} problems"
+        click.echo(f"verified {path}: {result.files} files, {verdict}")
+    sys.exit(EXIT_OK if result.intact else EXIT_NEWS)
+
+
 @cli.command(epilog=EXIT_CODES_HELP)
 @_store_options
 @click.option("--wacz", "wacz_file", type=click.Path(dir_okay=False), help="Write a WACZ package (WARC, CDXJ, pages, datapackage).")
+@click.option("--sign", "sign_key", type=click.Path(dir_okay=False, exists=True),
+              help="With --wacz: sign the package with this private key (`evidence keys create`; mode 0600).")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Write the citation table as CSV.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write the citation table as JSON.")
 @click.option("--document", help="Only this document (its file name, or 'seed').")
@@ -852,7 +885,7 @@ def verify(db: str, archive: str, as_json: bool, tsa_ca: str | None) -> None:
 @_tsa_options
 def export(
     db: str, archive: str, wacz_file: str | None, csv_file: str | None, json_file: str | None,
-    document: str | None, since: datetime | None, tsa_urls: tuple[str, ...], tsa_ca: str | None,
+    document: str | None, since: datetime | None, tsa_urls: tuple[str, ...], tsa_ca: str | None, sign_key: str | None,
 ) -> None:
     """Carry the evidence away: a WACZ for replay tools, or the citation table for spreadsheets."""
     from crawler.export.selection import select_records
@@ -862,6 +895,8 @@ def export(
 
     if not (wacz_file or csv_file or json_file):
         raise click.UsageError("say what to write: --wacz FILE, --csv FILE or --json FILE")
+    if sign_key and not wacz_file:
+        raise click.UsageError("--sign signs a package: give --wacz FILE with it")
     sessions = _open(db, create=False)
     try:
         if wacz_file:
@@ -869,13 +904,15 @@ def export(
             from crawler.timestamps.stamping import stamp_package, warc_tokens
 
             tsa = _tsa_settings(tsa_urls, tsa_ca)
+            # The key is checked before anything is read or written: a refused key costs nothing.
+            sign = _package_signer(Path(sign_key), tsa) if sign_key else None
             selection = select_records(sessions, document, since)
             tokens = warc_tokens(sessions, (record.filename for record in selection.records))
-            counts = write_wacz(selection, Path(archive), Path(wacz_file), tokens=tokens)
+            counts = write_wacz(selection, Path(archive), Path(wacz_file), tokens=tokens, sign=sign)
             # Said apart, so that records without pages to match are not taken for strays.
             of_lookups = f" ({selection.memento_records} of web archive lookups)" if selection.memento_records else ""
             click.echo(f"wrote {wacz_file}: {counts['records']} records{of_lookups}, {counts['pages']} pages, "
-                       f"{counts['tokens']} time-stamp tokens", err=True)
+                       f"{counts['tokens']} time-stamp tokens" + (", signed" if sign else ""), err=True)
             if tsa.urls:
                 try:
                     stamped = stamp_package(sessions, Path(wacz_file), tsa)
@@ -890,6 +927,46 @@ def export(
                 click.echo(f"wrote {path}: {len(rows)} citations", err=True)
     except OSError as exc:
         raise EvidenceFailure(f"cannot write {exc.filename}: {exc.strerror}", EXIT_FAILURE) from exc
+
+
+def _package_signer(key_file: Path, tsa: Any) -> Any:
+    from crawler.export.signing import load_key, signer
+    from crawler.timestamps.tsa import load_roots, request_token
+
+    key = load_key(key_file)
+    if not tsa.urls:
+        return signer(key)
+    roots = load_roots(tsa.ca)
+
+    def stamp(sha256_hex: str) -> bytes:
+        return request_token(sha256_hex, tsa.urls, timeout=tsa.timeout, roots=roots).reply
+
+    return signer(key, stamp)
+
+
+@cli.group(epilog=EXIT_CODES_HELP)
+def keys() -> None:
+    """Signing keys for WACZ packages (`export --wacz FILE --sign KEY`): ECDSA P-384."""
+
+
+@keys.command(name="create", epilog=EXIT_CODES_HELP)
+@click.option("--out", default="evidence-signing.key", show_default=True, type=click.Path(dir_okay=False),
+              help="Private key file to write (mode 0600; never overwritten).")
+def keys_create(out: str) -> None:
+    """Make a private key and print its public key, the one to publish for auditors."""
+    from crawler.export.signing import create_key
+
+    click.echo(create_key(Path(out)))
+    click.echo(f"wrote {out} (private: keep it, mode 0600); the line above is its public key", err=True)
+
+
+@keys.command(name="public", epilog=EXIT_CODES_HELP)
+@click.argument("key", type=click.Path(dir_okay=False, exists=True))
+def keys_public(key: str) -> None:
+    """Print the public key of a private key file (base64 SubjectPublicKeyInfo, DER)."""
+    from crawler.export.signing import load_key, public_key_text
+
+    click.echo(public_key_text(load_key(Path(key)).public_key()))
 
 
 @cli.command(epilog=EXIT_CODES_HELP)

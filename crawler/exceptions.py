@@ -86,3 +86,7 @@ class ClaimError(EvidenceError):
 
 class TimestampError(EvidenceError):
     """No time-stamping authority gave a good token, or a token does not prove what it should."""
+
+
+class SigningError(EvidenceError):
+    """A signing key that cannot be created, read or trusted (wrong permissions, wrong kind)."""

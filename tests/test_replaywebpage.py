@@ -141,7 +141,13 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     package = workspace.path / "evidence.wacz"
     result = workspace.run("export", "--wacz", str(package))
     assert result.returncode == 0, result.stderr
-    yield {"package": package, "urls": urls}
+    key = workspace.path / "signer.key"
+    made = workspace.run("keys", "create", "--out", str(key))
+    assert made.returncode == 0, made.stderr
+    signed = workspace.path / "signed.wacz"
+    result = workspace.run("export", "--wacz", str(signed), "--sign", str(key))
+    assert result.returncode == 0, result.stderr
+    yield {"package": package, "urls": urls, "signed": signed, "public_key": made.stdout.strip()}
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +215,56 @@ def _replayed_text(browser: Any, folder: Path, package: Path, url: str) -> tuple
     return frame.inner_text("body"), replay
 
 
+def _info_panel(replay: Replay) -> str:
+    """What ReplayWeb.page says of who made the package: the info panel of the embed."""
+    app = next(f for f in replay.page.frames if "/replay/?source=" in f.url)
+    app.locator("button.embed-info").click()
+    return str(app.locator(".embed-info-drop-statscontainer").inner_text())
+
+
+def _signature_checks(replay: Replay) -> list[Any]:
+    """wabac.js's own result of checking the package signature (WebCrypto's verify), from the
+    IndexedDB store its verification panel reads: the panel shows the key, not this result.
+    One ``[expected, matched]`` pair: ``["", False]`` when there is no signature to check."""
+    app = next(f for f in replay.page.frames if "/replay/?source=" in f.url)
+    return list(app.evaluate(
+        """async () => {
+            const found = [];
+            for (const info of await indexedDB.databases()) {
+                const db = await new Promise((ok, no) => {
+                    const opening = indexedDB.open(info.name);
+                    opening.onsuccess = () => ok(opening.result);
+                    opening.onerror = () => no(opening.error);
+                });
+                if (db.objectStoreNames.contains("verification")) {
+                    const all = await new Promise((ok) => {
+                        const reading = db.transaction("verification").objectStore("verification").getAll();
+                        reading.onsuccess = () => ok(reading.result);
+                    });
+                    for (const row of all) if (String(row.id).endsWith("signature")) found.push([row.expected, row.matched]);
+                }
+                db.close();
+            }
+            return found;
+        }"""
+    ))
+
+
+def _with_signature(package: Path, target: Path, change: Any) -> Path:
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(package) as source, zipfile.ZipFile(target, "w") as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "datapackage-digest.json":
+                digest = json.loads(data)
+                digest["signedData"]["signature"] = change(digest["signedData"]["signature"])
+                data = json.dumps(digest).encode("utf-8")
+            out.writestr(info, data, compress_type=info.compress_type)
+    return target
+
+
 def test_the_html_page_and_the_pdf_replay_from_the_package(exported, browser, tmp_path):
     page_url = exported["urls"][PAGE]
     text, replay = _replayed_text(browser, tmp_path, exported["package"], page_url)
@@ -233,14 +289,52 @@ def test_the_html_page_and_the_pdf_replay_from_the_package(exported, browser, tm
         assert any(line.startswith("GET /wacz/evidence.wacz bytes=") for line in replay.origin.seen)
         assert replay.refused == [], f"ReplayWeb.page tried to leave 127.0.0.1: {replay.refused}"
 
-        # What ReplayWeb.page says of who made the package: the info panel of the embed.
-        app = next(f for f in replay.page.frames if "/replay/?source=" in f.url)
-        app.locator("button.embed-info").click()
-        info = app.locator(".embed-info-drop-statscontainer").inner_text()
+        info = _info_panel(replay)
         assert "Validation:" in info and "Archived On:" in info
-        # Unsigned: no observer (a signing domain) and no public key is shown. A signed
-        # package (datapackage-digest.json with signedData) must show its key or domain here.
+        # Unsigned: no observer (a signing domain) and no public key is shown.
         assert "Observed By" not in info and "Observer Public Key" not in info
+        assert _signature_checks(replay) == [["", False]]
     finally:
         replay.close()
         replay.origin.__exit__()
+
+
+def test_a_signed_package_shows_its_key_and_replaywebpage_verifies_the_signature(exported, browser, tmp_path):
+    page_url = exported["urls"][PAGE]
+    text, replay = _replayed_text(browser, tmp_path, exported["signed"], page_url)
+    try:
+        assert PAGE_TEXT in text
+        info = _info_panel(replay)
+        assert "Observer Public Key:" in info and exported["public_key"] in info
+        assert _signature_checks(replay) == [[True, True]]
+    finally:
+        replay.close()
+        replay.origin.__exit__()
+
+
+def test_replaywebpage_finds_a_changed_signature_false(exported, browser, tmp_path):
+    """The check above can fail: one bit of the signature changed and wabac.js says so
+    (its panel still shows the key: only this result tells the two apart)."""
+    def flipped(signature: str) -> str:
+        raw = bytearray(base64.b64decode(signature))
+        raw[10] ^= 0x01
+        return base64.b64encode(bytes(raw)).decode("ascii")
+
+    bad = _with_signature(exported["signed"], tmp_path / "badsig.wacz", flipped)
+    (tmp_path / "site").mkdir()
+    with ReplayOrigin(tmp_path / "site") as origin:
+        origin.embed(origin.add("evidence.wacz", bad), exported["urls"][PAGE])
+        replay = Replay(browser, origin)
+        try:
+            replay.open()
+            # Only the package's loading is needed here, not the page's replay: wait for its check.
+            checks: list[Any] = []
+            for _ in range(REPLAY_TIMEOUT_MS // 250):
+                if any("/replay/?source=" in f.url for f in replay.page.frames):
+                    checks = _signature_checks(replay)
+                    if checks:
+                        break
+                replay.page.wait_for_timeout(250)
+            assert checks == [[True, False]]
+        finally:
+            replay.close()

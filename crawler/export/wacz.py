@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
 from crawler import __version__
@@ -36,10 +36,13 @@ INDEX_BLOCK_LINES = 3000
 
 
 def write_wacz(selection: Selection, archive_dir: Path, output: Path, *,
-               tokens: Mapping[str, bytes] | None = None) -> dict[str, int]:
+               tokens: Mapping[str, bytes] | None = None,
+               sign: Callable[[str, str], dict[str, Any]] | None = None) -> dict[str, int]:
     """Write the package to ``output`` (atomically); return counts for the caller to report.
 
-    ``tokens``: the time-stamp reply of each source WARC file that has one, by file name."""
+    ``tokens``: the time-stamp reply of each source WARC file that has one, by file name.
+    ``sign``: makes the digest's ``signedData`` from the package hash and ``created``
+    (crawler/export/signing.py)."""
     if not selection.records:
         raise NotFound("nothing archived matches; `evidence status` shows what was captured")
     with tempfile.TemporaryDirectory() as scratch:
@@ -77,7 +80,9 @@ def write_wacz(selection: Selection, archive_dir: Path, output: Path, *,
             package["mainPageUrl"] = selection.pages[0].url
             package["mainPageDate"] = selection.pages[0].date.strftime("%Y-%m-%dT%H:%M:%SZ")
         package_bytes = json.dumps(package, indent=2).encode("utf-8")
-        digest = {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest()}
+        digest: dict[str, Any] = {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(package_bytes).hexdigest()}
+        if sign is not None:
+            digest["signedData"] = sign(digest["hash"], created)
         files += [
             ("datapackage.json", package_bytes, zipfile.ZIP_DEFLATED),
             ("datapackage-digest.json", json.dumps(digest).encode("utf-8"), zipfile.ZIP_DEFLATED),

@@ -1,0 +1,137 @@
+"""Signed WACZ packages: the anonymous variant of Webrecorder's WACZ Signing and Verification
+recommendation. ``datapackage-digest.json`` carries ``signedData``: the package hash, its
+``created`` time, the software, an ECDSA signature over the hash string and the signer's
+public key (base64 SubjectPublicKeyInfo, DER).
+
+The key is P-384 and the signature raw ``r || s`` (IEEE P1363), base64, over the hash
+string's ASCII bytes with SHA-256: that is what ReplayWeb.page (wabac.js) imports and checks
+with WebCrypto for a package without a domain certificate. A P-256 key or a DER signature
+fails its check, so a package signed that way would not verify in the viewer auditors use.
+
+With a TSA set, ``timeSignature`` is the RFC 3161 reply over the SHA-256 of the signature
+string, as the recommendation defines the field for the domain variant (authsign time-stamps
+the signature, not the hash: the token then proves the signature itself existed by then).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
+from crawler import __version__
+from crawler.exceptions import SigningError
+
+CURVE = ec.SECP384R1()
+# Curves a verifier accepts: ours, and the other two WebCrypto ECDSA curves other signers use.
+VERIFIABLE_CURVES = ("secp256r1", "secp384r1", "secp521r1")
+
+
+def create_key(path: Path) -> str:
+    """Write a new private key to ``path`` (PEM, mode 0600, never over an existing file);
+    return its public key as published (base64 SPKI DER)."""
+    key = ec.generate_private_key(CURVE)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    try:
+        # O_EXCL: a key that signed packages is their identity; overwriting it loses it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SigningError(f"{path} already exists; a signing key is never overwritten: choose another --out") from None
+    except OSError as exc:
+        raise SigningError(f"cannot write {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    return public_key_text(key.public_key())
+
+
+def load_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The private key in ``path``, refused when group or others may read or write it."""
+    try:
+        mode = path.stat().st_mode
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SigningError(f"cannot read the signing key {path}: {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SigningError(f"signing key {path} is accessible to others (mode {stat.S_IMODE(mode):04o}); "
+                           f"run `chmod 600 {path}`")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise SigningError(f"{path} is not an unencrypted PEM private key; `evidence keys create` makes one") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != CURVE.name:
+        raise SigningError(f"{path} is not an ECDSA P-384 key (ReplayWeb.page checks only those); "
+                           f"`evidence keys create` makes one")
+    return key
+
+
+def public_key_text(key: ec.EllipticCurvePublicKey) -> str:
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode("ascii")
+
+
+def signer(key: ec.EllipticCurvePrivateKey, stamp: Callable[[str], bytes] | None = None) -> Callable[[str, str], dict[str, Any]]:
+    """The ``signedData`` maker ``write_wacz`` calls with the package hash and ``created``.
+
+    ``stamp`` asks a TSA for a token over a SHA-256 (hex) and returns the reply."""
+
+    def sign(package_hash: str, created: str) -> dict[str, Any]:
+        signature = base64.b64encode(sign_text(key, package_hash)).decode("ascii")
+        signed: dict[str, Any] = {
+            "hash": package_hash,
+            "created": created,
+            "software": f"evidence/{__version__}",
+            "signature": signature,
+            "publicKey": public_key_text(key.public_key()),
+        }
+        if stamp is not None:
+            reply = stamp(hashlib.sha256(signature.encode("ascii")).hexdigest())
+            signed["timeSignature"] = base64.b64encode(reply).decode("ascii")
+        return signed
+
+    return sign
+
+
+def sign_text(key: ec.EllipticCurvePrivateKey, text: str) -> bytes:
+    """Raw ``r || s`` signature over ``text``: WebCrypto's form, not DER."""
+    r, s = decode_dss_signature(key.sign(text.encode("ascii"), ec.ECDSA(hashes.SHA256())))
+    size = (key.curve.key_size + 7) // 8
+    return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def parse_public_key(text: str) -> ec.EllipticCurvePublicKey:
+    """A public key as ``keys create`` prints it (base64 SPKI DER), or as PEM."""
+    try:
+        if "BEGIN PUBLIC KEY" in text:
+            key = serialization.load_pem_public_key(text.encode("ascii"))
+        else:
+            key = serialization.load_der_public_key(base64.b64decode("".join(text.split()), validate=True))
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise SigningError(f"not a public key: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in VERIFIABLE_CURVES:
+        raise SigningError("not an ECDSA P-256, P-384 or P-521 public key")
+    return key
+
+
+def signature_holds(key: ec.EllipticCurvePublicKey, signature: bytes, text: str) -> bool:
+    """Whether ``signature`` (raw ``r || s`` or DER) signs ``text`` with ``key``."""
+    from cryptography.exceptions import InvalidSignature
+
+    size = (key.curve.key_size + 7) // 8
+    if len(signature) == 2 * size:
+        der = encode_dss_signature(int.from_bytes(signature[:size], "big"), int.from_bytes(signature[size:], "big"))
+    else:
+        der = signature
+    try:
+        key.verify(der, text.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
