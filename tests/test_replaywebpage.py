@@ -187,14 +187,21 @@ class Replay:
         self.page.goto(self.origin.url + "/", wait_until="load")
 
     def frame_of(self, url: str) -> Any:
-        """The frame replaying ``url`` (inside the element's shadow DOM and two iframes)."""
-        deadline_ms = REPLAY_TIMEOUT_MS
-        while deadline_ms > 0:
-            for frame in self.page.frames:
-                if "mp_/" + url in frame.url:
-                    return frame
-            self.page.wait_for_timeout(250)
-            deadline_ms -= 250
+        """The frame replaying ``url`` (inside the element's shadow DOM and two iframes).
+
+        On a loaded machine the first load can lose the race with the service worker's
+        installation (the page is not yet controlled by it, and the embed shows nothing):
+        the page is loaded once more, as a reader would, before the test gives up."""
+        for attempt in range(2):
+            deadline_ms = REPLAY_TIMEOUT_MS // 2 if attempt == 0 else REPLAY_TIMEOUT_MS
+            while deadline_ms > 0:
+                for frame in self.page.frames:
+                    if "mp_/" + url in frame.url:
+                        return frame
+                self.page.wait_for_timeout(250)
+                deadline_ms -= 250
+            if attempt == 0:
+                self.page.reload(wait_until="load")
         raise AssertionError(f"ReplayWeb.page opened no frame for {url}; frames: {[f.url for f in self.page.frames]}")
 
     def close(self) -> None:
