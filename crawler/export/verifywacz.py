@@ -88,17 +88,18 @@ def _check(package: zipfile.ZipFile, findings: WaczFindings, expected: ec.Ellipt
         if name not in names:
             findings.problems.append(f"{name}: listed in {PACKAGE} but missing")
             continue
-        data = _read(package, name, findings)
-        if data is None:
+        hashed = _sha256(package, name, findings)
+        if hashed is None:
             continue
         findings.files += 1
+        got, size = hashed
         algorithm, _, want = str(resource.get("hash", "")).partition(":")
         if algorithm != "sha256":
             findings.problems.append(f"{name}: hash {resource.get('hash')!r} in {PACKAGE} is not sha256:HEX")
-        elif hashlib.sha256(data).hexdigest() != want:
+        elif got != want:
             findings.problems.append(f"{name}: SHA-256 differs from {PACKAGE}'s (altered)")
-        if "bytes" in resource and resource["bytes"] != len(data):
-            findings.problems.append(f"{name}: {len(data)} bytes, {PACKAGE} says {resource['bytes']}")
+        if "bytes" in resource and resource["bytes"] != size:
+            findings.problems.append(f"{name}: {size} bytes, {PACKAGE} says {resource['bytes']}")
     for name in sorted(names - listed - {PACKAGE, DIGEST}):
         if not name.endswith("/"):
             findings.problems.append(f"{name}: in the package but not listed in {PACKAGE}")
@@ -156,6 +157,20 @@ def _check_time(token: str, signature: str, findings: WaczFindings, roots: list[
         findings.tsa_checked = bool(roots)
     except (binascii.Error, TimestampError) as exc:
         findings.problems.append(f"{DIGEST}: signedData.timeSignature does not prove the signature's time ({exc})")
+
+
+def _sha256(package: zipfile.ZipFile, name: str, findings: WaczFindings) -> tuple[str, int] | None:
+    """The SHA-256 and size of a member, read in blocks: a package's WARC can be gigabytes."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        with package.open(name) as member:
+            while block := member.read(1 << 20):
+                digest.update(block)
+                size += len(block)
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        findings.problems.append(f"{name}: unreadable in the package ({exc})")
+        return None
+    return digest.hexdigest(), size
 
 
 def _read(package: zipfile.ZipFile, name: str, findings: WaczFindings) -> bytes | None:
