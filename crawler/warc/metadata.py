@@ -56,12 +56,16 @@ def metadata_record(
             # The PEM on one field line: its base64 lines joined by spaces.
             ("tls-certificate", " ".join(certificate.pem.split())),
         ]
-    extra = []
-    if concurrent_to:
-        extra = [("WARC-Concurrent-To", concurrent_to), ("WARC-Refers-To", concurrent_to)]
+    return _fields_record(f"{CAPTURE_URI_PREFIX}{run_id}:{cited_url}", date, fields, concurrent_to)
+
+
+def _fields_record(target_uri: str, date: datetime, fields: list[tuple[str, str]], concurrent_to: str | None) -> WarcRecord:
+    """A ``metadata`` record of ``application/warc-fields``, linked to the response it
+    speaks of when there is one."""
+    extra = [("WARC-Concurrent-To", concurrent_to), ("WARC-Refers-To", concurrent_to)] if concurrent_to else []
     return WarcRecord(
         record_type="metadata",
-        target_uri=f"{CAPTURE_URI_PREFIX}{run_id}:{cited_url}",
+        target_uri=target_uri,
         date=date,
         content_type="application/warc-fields",
         block=warcinfo_block(fields),
@@ -102,14 +106,4 @@ def memento_record(
         fields.append(("signals", ", ".join(signals)))
     if skipped:
         fields.append(("skipped-mementos", str(skipped)))
-    extra = []
-    if concurrent_to:
-        extra = [("WARC-Concurrent-To", concurrent_to), ("WARC-Refers-To", concurrent_to)]
-    return WarcRecord(
-        record_type="metadata",
-        target_uri=f"{MEMENTO_URI_PREFIX}{cited_url}",
-        date=date,
-        content_type="application/warc-fields",
-        block=warcinfo_block(fields),
-        extra_headers=extra,
-    )
+    return _fields_record(f"{MEMENTO_URI_PREFIX}{cited_url}", date, fields, concurrent_to)
