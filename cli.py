@@ -889,6 +889,7 @@ def export(
 ) -> None:
     """Carry the evidence away: a WACZ for replay tools, or the citation table for spreadsheets."""
     from crawler.export.selection import select_records
+    from crawler.export.signing import package_signer
     from crawler.export.wacz import write_wacz
     from crawler.reports.output import render
     from crawler.reports.queries import STATUS_COLUMNS, status_rows
@@ -905,7 +906,7 @@ def export(
 
             tsa = _tsa_settings(tsa_urls, tsa_ca)
             # The key is checked before anything is read or written: a refused key costs nothing.
-            sign = _package_signer(Path(sign_key), tsa) if sign_key else None
+            sign = package_signer(Path(sign_key), tsa) if sign_key else None
             selection = select_records(sessions, document, since)
             tokens = warc_tokens(sessions, (record.filename for record in selection.records))
             counts = write_wacz(selection, Path(archive), Path(wacz_file), tokens=tokens, sign=sign)
@@ -927,21 +928,6 @@ def export(
                 click.echo(f"wrote {path}: {len(rows)} citations", err=True)
     except OSError as exc:
         raise EvidenceFailure(f"cannot write {exc.filename}: {exc.strerror}", EXIT_FAILURE) from exc
-
-
-def _package_signer(key_file: Path, tsa: Any) -> Any:
-    from crawler.export.signing import load_key, signer
-    from crawler.timestamps.tsa import load_roots, request_token
-
-    key = load_key(key_file)
-    if not tsa.urls:
-        return signer(key)
-    roots = load_roots(tsa.ca)
-
-    def stamp(sha256_hex: str) -> bytes:
-        return request_token(sha256_hex, tsa.urls, timeout=tsa.timeout, roots=roots).reply
-
-    return signer(key, stamp)
 
 
 @cli.group(epilog=EXIT_CODES_HELP)

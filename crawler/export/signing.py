@@ -21,7 +21,7 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from crawler import __version__
 from crawler.exceptions import SigningError
+
+if TYPE_CHECKING:
+    from crawler.timestamps.tsa import TsaSettings
 
 CURVE = ec.SECP384R1()
 # Curves a verifier accepts: ours, and the other two WebCrypto ECDSA curves other signers use.
@@ -135,3 +138,19 @@ def signature_holds(key: ec.EllipticCurvePublicKey, signature: bytes, text: str)
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def package_signer(key_file: Path, tsa: TsaSettings) -> Callable[[str, str], dict[str, Any]]:
+    """The signer of ``export --wacz --sign KEY``: the key read (and its permissions checked)
+    before anything is written, and the signature time-stamped when a TSA is set."""
+    from crawler.timestamps.tsa import load_roots, request_token
+
+    key = load_key(key_file)
+    if not tsa.urls:
+        return signer(key)
+    roots = load_roots(tsa.ca)
+
+    def stamp(sha256_hex: str) -> bytes:
+        return request_token(sha256_hex, tsa.urls, timeout=tsa.timeout, roots=roots).reply
+
+    return signer(key, stamp)
