@@ -63,7 +63,6 @@ from typing import TypeGuard
 
 import lxml.html
 from lxml import etree
-from pypdf import __version__ as _PYPDF_VERSION
 
 from crawler.verdicts.decoding import inflate
 
@@ -96,7 +95,19 @@ _MONTHS = {
 #: the version of the rules turning a payload into evidence text: bump it with any change
 #: to what they produce (the golden tests fail until it is bumped)
 TEXT_VERSION = "text-v2"
-_EXTRACTORS = {"html": "html-2", "pdf": f"pdf-2/pypdf-{_PYPDF_VERSION}"}
+_HTML_EXTRACTOR = "html-2"
+
+
+@functools.cache
+def _extractor(kind: str) -> str:
+    """The extractor of ``kind`` and its version. pypdf's is read from its installed
+    metadata, not by importing it: the import costs every command that judges text about
+    60 ms, and PDFs are the only pages that need it."""
+    if kind == "html":
+        return _HTML_EXTRACTOR
+    from importlib.metadata import version
+
+    return f"pdf-2/pypdf-{version('pypdf')}"
 #: a block holding this share of its parent's text outside links is the page's content
 DOMINANT_SHARE = 0.8
 # Elements a dominant content block can be: layout containers, not paragraphs or lists
@@ -488,7 +499,7 @@ def meaning(
 
 def basis_of(kind: str, noise: Noise) -> str:
     """The rules a text fingerprint of ``kind`` is made under: extractor and noise."""
-    return f"{_EXTRACTORS[kind]};noise={len(noise)}"
+    return f"{_extractor(kind)};noise={len(noise)}"
 
 
 def is_current(fingerprint: str | None, basis: str | None, noise: Noise) -> bool:
@@ -501,7 +512,7 @@ def is_current(fingerprint: str | None, basis: str | None, noise: Noise) -> bool
     if basis is None or not fingerprint.startswith(TEXT_VERSION + ":"):
         return False
     extractor, _, count = basis.partition(";noise=")
-    return extractor in _EXTRACTORS.values() and count == str(len(noise))
+    return extractor in (_HTML_EXTRACTOR, _extractor("pdf")) and count == str(len(noise))
 
 
 def text_fingerprint(text: str, when: datetime | None, noise: Noise) -> str:
