@@ -136,33 +136,15 @@ def _tsa_options(func: Any) -> Any:
     )(func)
 
 
-def _tsa_settings(urls: tuple[str, ...], ca: str | None, overrides: dict[str, Any] | None = None) -> Any:
+def _tsa_settings(urls: tuple[str, ...], ca: str | None) -> Any:
     from crawler.timestamps.tsa import TsaSettings
 
-    given: dict[str, Any] = dict(overrides or {})
+    given: dict[str, Any] = {}
     if urls:
         given["EVIDENCE_TSA_URL"] = list(urls)
     if ca:
         given["EVIDENCE_TSA_CA"] = ca
     return TsaSettings.resolve(given)
-
-
-def _load_tsa_roots(tsa: Any) -> None:
-    from crawler.timestamps.tsa import load_roots
-
-    load_roots(tsa.ca)
-
-
-def _stamp_after_run(sessions: Any, archive: Path, tsa: Any, quiet: bool) -> None:
-    """Stamp the files the run closed (and any owed from before): after the crawl, so a TSA
-    never holds it up, and never failing it, since an unstamped file stays owed."""
-    from crawler.timestamps.stamping import stamp_warc_files
-
-    if not tsa.urls:
-        return
-    result = stamp_warc_files(sessions, archive, tsa)
-    if not quiet or result.owed:
-        _print_stamping(result, err=True)
 
 
 def _print_stamping(result: Any, *, err: bool) -> None:
@@ -349,9 +331,6 @@ def crawl(
             raise click.UsageError("--processes splits a local crawl; with --frontier start more workers instead (--workers N)")
     elif workers:
         raise click.UsageError("--workers starts workers for a frontier: give --frontier redis://HOST:PORT/N too")
-    # Refused now, not after the crawl: a TSA URL or CA file that cannot be used.
-    tsa = _tsa_settings((), None, settings)
-    _load_tsa_roots(tsa)
     # Taken before the database is opened: a second run must not even create the schema.
     with run_lock(db) as lock:
         sessions = _open(db, create=True)
@@ -364,7 +343,8 @@ def crawl(
             )
         else:
             summary = run_crawl(sessions, database_url(db), parsed, settings, locked=lock is not None)
-        _stamp_after_run(sessions, Path(settings["EVIDENCE_ARCHIVE_DIR"]), tsa, quiet)
+    if summary.stamping is not None and (not quiet or summary.stamping.owed):
+        _print_stamping(summary.stamping, err=True)
     if news == "all":
         summary.include_held()
     failures = notify(summary, database_url(db), webhooks=webhooks, emails=emails, settings=chosen.notify)

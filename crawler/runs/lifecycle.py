@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy.settings import Settings
 from sqlalchemy import func, select
@@ -46,6 +46,9 @@ from crawler.store.models import Capture, Citation, Document, Record, Run, Targe
 from crawler.verdicts import news_kind
 from crawler.warc.dedup import Original
 from crawler.warc.recover import recover_open_files
+
+if TYPE_CHECKING:
+    from crawler.timestamps.stamping import Stamping
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ class RunSummary:
     #: pages that changed but whose pinned passages all hold: not news unless asked for
     #: (``include_held``, the CLI's ``--news all``)
     held: list[News] = field(default_factory=list)
+    #: the time-stamps asked for the WARC files the run closed (``stamp_closed_files``);
+    #: None without a TSA set
+    stamping: Stamping | None = None
 
     def include_held(self) -> None:
         """Count changed pages whose pins all hold as news too (``crawl --news all``)."""
@@ -250,6 +256,8 @@ def crawl_settings(
         settings["EVIDENCE_ARCHIVES"] = [item.strip() for item in archives.split(",") if item.strip()]
     settings.update(parse_overrides(overrides))
     count = process_count(settings)
+    # Refused now, not after the crawl: a TSA URL or CA file that cannot be used.
+    trusted_time(settings)
     if not progress:
         settings["EVIDENCE_PROGRESS_ENABLED"] = False
     notify = {name: settings.pop(name) for name in list(settings) if name.startswith(NOTIFY_PREFIXES)}
@@ -476,3 +484,26 @@ def cited_in(session: Session, target_id: int) -> tuple[tuple[str, str], ...]:
         .order_by(Document.id, Citation.position)
     )
     return tuple(dict.fromkeys((document_label(name), footnote) for name, footnote in rows))
+
+
+def trusted_time(overrides: dict[str, Any]) -> Any:
+    """The time-stamping settings of a run (``EVIDENCE_TSA_*``: overrides, then the
+    environment), with the trusted certificates readable: a ``SettingError`` otherwise."""
+    from crawler.timestamps.tsa import TsaSettings, load_roots
+
+    tsa = TsaSettings.resolve(overrides)
+    load_roots(tsa.ca)
+    return tsa
+
+
+def stamp_closed_files(sessions: sessionmaker[Session], summary: RunSummary, overrides: dict[str, Any]) -> RunSummary:
+    """Ask the TSAs for a token over each WARC file the run closed (and any owed from
+    before): after the crawl, so that a TSA never holds it up, and never failing it, since
+    an unstamped file stays owed. The outcome goes on ``summary.stamping``."""
+    tsa = trusted_time(overrides)
+    if tsa.urls:
+        from crawler.timestamps.stamping import stamp_warc_files
+
+        archive = overrides.get("EVIDENCE_ARCHIVE_DIR") or default_settings.EVIDENCE_ARCHIVE_DIR
+        summary.stamping = stamp_warc_files(sessions, Path(archive), tsa)
+    return summary

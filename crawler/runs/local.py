@@ -23,6 +23,7 @@ from crawler.runs.lifecycle import (
     finish_run,
     recorded_settings,
     recover,
+    stamp_closed_files,
     start_run,
 )
 from crawler.runs.inprocess import crawl_here
@@ -61,13 +62,13 @@ def run_crawl(
                 raise RunFailed(fail_run(sessions, run_id, outcome.fatal))
             summary = finish_run(sessions, run_id, urls, outcome.finish_reason)
             summary.problems = outcome.problems
-            return summary
+            return stamp_closed_files(sessions, summary, overrides)
 
     finish_reason, fatal = crawl_here(sessions, settings, urls)
     if fatal:
         raise RunFailed(fail_run(sessions, run_id, fatal))
 
-    return finish_run(sessions, run_id, urls, finish_reason)
+    return stamp_closed_files(sessions, finish_run(sessions, run_id, urls, finish_reason), overrides)
 
 
 def run_lookups(

@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from crawler.citations import Document as ParsedDocument
 from crawler.exceptions import FrontierError, RunFailed
-from crawler.runs.lifecycle import RunSummary, build_settings, finish_run, recorded_settings, recover, start_run
+from crawler.runs.lifecycle import (
+    RunSummary,
+    build_settings,
+    finish_run,
+    recorded_settings,
+    recover,
+    stamp_closed_files,
+    start_run,
+)
 from crawler.runs.local import cited_urls
 from crawler.scaleout.frontier.state import Progress, RunFrontier, connect
 from crawler.scaleout.frontier.worker import LOCAL_SETTINGS, database_identity
@@ -90,7 +98,7 @@ def run_coordinated(
         if progress is not None:
             progress.write("\n")
         _reap_children(children)
-    return finish_run(sessions, run_id, urls, reason)
+    return stamp_closed_files(sessions, finish_run(sessions, run_id, urls, reason), overrides)
 
 
 def _spawn(
