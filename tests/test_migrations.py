@@ -13,6 +13,7 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
+from crawler.exceptions import DatabaseError
 from crawler.store.db import database_url, open_database
 from crawler.store.migrate import current_revision, head_revision
 from crawler.store.models import SCHEMA_VERSION, Base, Meta
@@ -197,3 +198,61 @@ def test_db_upgrade_brings_a_0002_database_to_cited_at_and_a_reimport_fills_it(t
         [(day, source)] = connection.execute(text("SELECT cited_at, cited_at_source FROM citations")).all()
     assert (str(day), source) == ("2017-03-12", "note")
     engine.dispose()
+
+
+KILL_MID_CREATION = """
+import os, signal, sys
+from sqlalchemy import event
+from crawler.store.db import open_database
+from crawler.store.models import Base
+
+# Killed right after the third table exists: the first ones are already written.
+table = Base.metadata.sorted_tables[2]
+event.listen(table, "after_create", lambda *args, **kw: os.kill(os.getpid(), signal.SIGKILL))
+open_database(sys.argv[1], create=True)
+"""
+
+
+def test_a_process_killed_while_creating_the_database_leaves_none_half_made(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    path = tmp_path / "evidence.db"
+    killed = subprocess.run([sys.executable, "-c", KILL_MID_CREATION, str(path)], cwd=ROOT, check=False)
+    assert killed.returncode == -9
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == []
+    sessions = open_database(str(path), create=True)
+    with sessions() as session:
+        assert session.get_one(Meta, "schema_version").value == str(SCHEMA_VERSION)
+    assert schema_differences(sessions.kw["bind"]) == []
+
+
+def test_tables_left_by_a_cut_off_creation_are_made_anew(tmp_path):
+    # What evidence wrote before creation became one transaction, when killed halfway:
+    # some of its tables, empty, and no version anywhere.
+    path = tmp_path / "evidence.db"
+    engine = create_engine(database_url(str(path)))
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables[:4]:
+            table.create(connection)
+    sessions = open_database(str(path), create=True)
+    assert current_revision(sessions.kw["bind"]) == head_revision()
+    assert schema_differences(sessions.kw["bind"]) == []
+    with sessions() as session:
+        assert session.get_one(Meta, "schema_version").value == str(SCHEMA_VERSION)
+
+
+def test_half_made_tables_holding_rows_are_not_touched(tmp_path):
+    path = tmp_path / "evidence.db"
+    engine = create_engine(database_url(str(path)))
+    with engine.begin() as connection:
+        Base.metadata.create_all(connection)
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO meta (key, value) VALUES ('note', 'kept')")
+    with pytest.raises(DatabaseError, match="schema version None"):
+        open_database(str(path), create=True)
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT value FROM meta").fetchall() == [("kept",)]

@@ -122,25 +122,26 @@ def revision(value: str) -> Revision:
 
 def prepare_schema(engine: Engine, *, create: bool) -> None:
     """Create, stamp or upgrade the schema of ``engine``'s database, all in one transaction."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            if _at_head(connection):
+                return
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        else:
+            # Python's sqlite3 opens a transaction only before INSERT/UPDATE/DELETE, so each
+            # CREATE TABLE would commit on its own: a process killed halfway through creating
+            # a database left tables without their version, which every later run refused.
+            # IMMEDIATE also makes two processes creating one file take turns.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if _at_head(connection):
+            return
         tables = set(inspect(connection).get_table_names())
-        if "meta" in tables and "alembic_version" in tables:
-            if connection.scalar(text("SELECT version_num FROM alembic_version")) == HEAD_REVISION:
-                return
-        if not tables - {"alembic_version"}:
+        if not tables - {"alembic_version"} or (create and _creation_cut_off(connection, tables)):
             if not create:
                 raise DatabaseMissing(f"database {_name(engine)} holds no evidence tables; run `evidence crawl` first")
-            # Alembic's own recipe for a new database: create the models' tables and stamp
-            # it at head (tests hold the migrations to the very same schema).
-            Base.metadata.create_all(connection)
-            _ALEMBIC_VERSION.create(connection, checkfirst=True)
-            connection.execute(_ALEMBIC_VERSION.insert().values(version_num=HEAD_REVISION))
-            with Session(bind=connection) as session:
-                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-                session.add(Meta(key="created_by", value=f"evidence/{__version__}"))
-                session.flush()
+            _create(connection, tables)
             return
         if "meta" not in tables:
             raise DatabaseError(f"database {_name(engine)} is not an evidence database (no meta table)")
@@ -202,6 +203,40 @@ def _adopt_legacy(connection: Connection, tables: set[str], engine: Engine) -> N
                 f"database {_name(engine)} has other columns in {table.name} than evidence 0.1 wrote "
                 f"({', '.join(sorted(have ^ want))}); use the evidence release that wrote it"
             )
+
+
+def _create(connection: Connection, tables: set[str]) -> None:
+    # Alembic's own recipe for a new database: create the models' tables and stamp it at
+    # head (tests hold the migrations to the very same schema). Tables left by a cut-off
+    # creation are empty (see _creation_cut_off) and are made anew, indexes and all.
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name in tables:
+            table.drop(connection)
+    _ALEMBIC_VERSION.drop(connection, checkfirst=True)
+    Base.metadata.create_all(connection)
+    _ALEMBIC_VERSION.create(connection)
+    connection.execute(_ALEMBIC_VERSION.insert().values(version_num=HEAD_REVISION))
+    with Session(bind=connection) as session:
+        session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+        session.add(Meta(key="created_by", value=f"evidence/{__version__}"))
+        session.flush()
+
+
+def _creation_cut_off(connection: Connection, tables: set[str]) -> bool:
+    """Whether the tables are what an evidence older than this fix left when killed while
+    creating the database: only evidence's own tables, no version anywhere, every one empty."""
+    ours = {table.name for table in Base.metadata.sorted_tables}
+    if "alembic_version" in tables or not tables <= ours:
+        return False
+    return all(connection.scalar(text(f'SELECT count(*) FROM "{name}"')) == 0 for name in tables)
+
+
+def _at_head(connection: Connection) -> bool:
+    tables = set(inspect(connection).get_table_names())
+    return (
+        "meta" in tables and "alembic_version" in tables
+        and connection.scalar(text("SELECT version_num FROM alembic_version")) == HEAD_REVISION
+    )
 
 
 def _name(engine: Engine) -> str:
