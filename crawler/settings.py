@@ -61,6 +61,25 @@ EVIDENCE_PROBE_ENABLED = True
 #: slot, so at the host's pace): text differing between the two answers is per-request
 #: noise, left out of the URL's fingerprints from then on (crawler/verdicts/fingerprint.py).
 EVIDENCE_NOISE_REFETCH = True
+#: Render HTML captures in headless Chromium (``--browser``): ``auto`` renders a page whose
+#: HTML looks built by script (little visible text beside script bundles, an empty
+#: application root, a ``noscript`` asking for JavaScript), ``always`` every HTML capture,
+#: ``never`` none. Every request the page makes goes through evidence's own client: archived,
+#: paced per host, and refused when it names a private address (crawler/browser/).
+EVIDENCE_BROWSER = "auto"
+#: The Chromium executable; empty: ``chromium`` on PATH (Debian's package ``chromium``).
+EVIDENCE_BROWSER_PATH = ""
+#: Seconds a render may take from navigation to screenshot. A page whose network never
+#: goes idle is rendered as it stands at this cap (signal ``render_capped``).
+EVIDENCE_BROWSER_TIMEOUT = 30.0
+#: Pages rendered by one browser before it is restarted (what a leaking page holds goes with it).
+EVIDENCE_BROWSER_PAGES = 50
+#: ... or as soon as the browser's processes hold more than this many megabytes.
+EVIDENCE_BROWSER_MEMORY_MB = 1536
+#: Pages rendered at once.
+EVIDENCE_BROWSER_CONCURRENCY = 2
+#: The browser window, ``WIDTHxHEIGHT``; the screenshot takes the full page at this width.
+EVIDENCE_BROWSER_VIEWPORT = "1280x900"
 #: Set by the runner: the database id of the run the captures belong to.
 EVIDENCE_RUN_ID = 0
 #: WARC file names start with this.

@@ -93,7 +93,8 @@ def test_a_database_from_before_migrations_is_adopted(tmp_path):
     with sqlite3.connect(path) as connection:  # the columns later revisions added
         for table, column in [
             ("captures", "basis"), ("captures", "boilerplate"), ("targets", "noise"),
-            ("citations", "cited_at"), ("citations", "cited_at_source"),
+            ("citations", "cited_at"), ("citations", "cited_at_source"), ("captures", "render"),
+            ("captures", "render_error"), ("captures", "dom_filename"), ("captures", "dom_offset"), ("probes", "render"),
         ]:
             connection.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     sessions = open_database(str(path), create=False)
@@ -188,7 +189,7 @@ def test_db_upgrade_brings_a_0002_database_to_cited_at_and_a_reimport_fills_it(t
 
     upgraded = workspace.run("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert current_revision(engine) == head_revision() == "0007"
+    assert current_revision(engine) == head_revision() == "0008"
     assert schema_differences(engine) == []
     with engine.connect() as connection:
         assert connection.execute(text("SELECT footnote, cited_at, cited_at_source FROM citations")).all() == [("1", None, None)]

@@ -146,7 +146,7 @@ def test_upgrade_to_0007_keeps_pin_results_of_captures(tmp_path: Path, request: 
                                 " VALUES (1, '2020-01-02 00:00:00', 'holds', '[]')"))
     upgraded = workspace.run("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert current_revision(engine) == head_revision() == "0007"
+    assert current_revision(engine) == head_revision() == "0008"
     assert schema_differences(engine) == []
     with engine.connect() as connection:
         assert connection.execute(text("SELECT pin_id, status, memento_id FROM pin_results")).all() == [(1, "holds", None)]

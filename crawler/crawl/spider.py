@@ -26,6 +26,7 @@ from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.browser.model import Rendered
 from crawler.crawl.throttle import EXPECTED_STATUSES_META_KEY
 from crawler.crawl.handlers.rawhttp import UNGATED_META_KEY
 from crawler.crawl.failures import classify
@@ -61,6 +62,8 @@ class Fetched:
     #: final body as received (content coding kept), for the verdict
     body: bytes = b""
     content_encoding: str | None = None
+    #: the page rendered in the browser (crawler/browser/), if it was
+    rendered: Rendered | None = None
 
 
 @dataclass

@@ -32,7 +32,7 @@ LEGACY_REVISION = "0001"
 # The newest revision in crawler/store/migrations/versions (a test holds it to Alembic's own
 # answer). Knowing it lets the usual open, of a database already there, skip importing
 # Alembic, which costs every command 11 MB of memory and about 90 ms.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 # Any 64-bit number, the same in every evidence process: two workers opening a fresh
 # PostgreSQL database at once take turns instead of both creating the tables.
 MIGRATION_LOCK_KEY = 0x65766964656E6365  # "evidence"
@@ -170,8 +170,8 @@ def prepare_schema(engine: Engine, *, create: bool) -> None:
 # Columns that later revisions added to revision 0001's tables: a legacy database lacks
 # them until it is stamped 0001 and upgraded.
 _ADDED_AFTER_LEGACY = {
-    "captures": {"basis", "boilerplate"}, "targets": {"noise"}, "citations": {"cited_at", "cited_at_source"},
-    "records": {"memento_id"},
+    "captures": {"basis", "boilerplate", "render", "render_error", "dom_filename", "dom_offset"},
+    "targets": {"noise"}, "citations": {"cited_at", "cited_at_source"}, "records": {"memento_id"}, "probes": {"render"},
 }
 # Tables a later revision creates: a 0.1 database has none of them yet.
 _TABLES_AFTER_LEGACY = {"mementos", "pins", "pin_results", "timestamps"}

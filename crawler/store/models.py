@@ -143,6 +143,16 @@ class Capture(Base):
     # Where the payload bytes are: the final response itself, or the original a revisit names.
     payload_filename: Mapped[str | None] = mapped_column(String(255))
     payload_offset: Mapped[int | None] = mapped_column(BigInteger)
+    # Browser capture (crawler/browser/): None, not rendered; "rendered"; "capped" (rendered
+    # at EVIDENCE_BROWSER_TIMEOUT, its network never idle); "failed" (see render_error)
+    render: Mapped[str | None] = mapped_column(String(16))
+    # Why a render failed: browser_missing, browser_crashed, render_failed...
+    render_error: Mapped[str | None] = mapped_column(Text)
+    # The rendered DOM's ``resource`` record (``urn:dom:<url>``): what the fingerprint was
+    # made from, read back when an earlier capture is re-extracted. The screenshot and text
+    # records are among the capture's records (``urn:screenshot:``, ``urn:text:``).
+    dom_filename: Mapped[str | None] = mapped_column(String(255))
+    dom_offset: Mapped[int | None] = mapped_column(BigInteger)
     run: Mapped[Run] = relationship(back_populates="captures")
     target: Mapped[Target] = relationship()
     records: Mapped[list[Record]] = relationship(
@@ -198,6 +208,8 @@ class Probe(Base):
     final_url: Mapped[str | None] = mapped_column(Text)
     fingerprint: Mapped[str | None] = mapped_column(String(80))
     error_kind: Mapped[str | None] = mapped_column(String(32))
+    # As a capture's: the probe of a rendered page is rendered too
+    render: Mapped[str | None] = mapped_column(String(16))
     records: Mapped[list[Record]] = relationship(back_populates="probe", order_by="Record.position")
 
 
