@@ -912,17 +912,19 @@ def export(
 
 @cli.group(epilog=EXIT_CODES_HELP)
 def keys() -> None:
-    """Signing keys for WACZ packages (`export --wacz FILE --sign KEY`): ECDSA P-384."""
+    """Signing keys for WACZ packages (`export --wacz FILE --sign KEY`): ECDSA P-384 or P-256."""
 
 
 @keys.command(name="create", epilog=EXIT_CODES_HELP)
 @click.option("--out", default="evidence-signing.key", show_default=True, type=click.Path(dir_okay=False),
               help="Private key file to write (mode 0600; never overwritten).")
-def keys_create(out: str) -> None:
+@click.option("--curve", type=click.Choice(["P-384", "P-256"]), default="P-384", show_default=True,
+              help="P-384 verifies in ReplayWeb.page; P-256 is the curve the WACZ signing recommendation names.")
+def keys_create(out: str, curve: str) -> None:
     """Make a private key and print its public key, the one to publish for auditors."""
     from crawler.export.signing import create_key
 
-    click.echo(create_key(Path(out)))
+    click.echo(create_key(Path(out), curve))
     click.echo(f"wrote {out} (private: keep it, mode 0600); the line above is its public key", err=True)
 
 

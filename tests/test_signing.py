@@ -235,3 +235,41 @@ def test_verify_wacz_needs_no_database_and_key_needs_wacz(crawled, signed):
     assert checked.returncode == 0 and "(not compared: give --key)" in checked.stdout
     assert not (crawled.path / "no-such.db").exists()
     assert crawled.run("verify", "--key", "x").returncode == 2
+
+
+def test_a_p256_key_signs_a_package_that_verifies_with_us_and_openssl(crawled, tmp_path):
+    key = tmp_path / "p256.key"
+    made = crawled.run("keys", "create", "--out", str(key), "--curve", "P-256")
+    assert made.returncode == 0, made.stderr
+    public = made.stdout.strip()
+    loaded = serialization.load_der_public_key(base64.b64decode(public))
+    assert isinstance(loaded, ec.EllipticCurvePublicKey) and loaded.curve.name == "secp256r1"
+    package = tmp_path / "p256.wacz"
+    assert crawled.run("export", "--wacz", str(package), "--sign", str(key)).returncode == 0
+    checked = verify(crawled, package, "--key", public)
+    assert checked.returncode == 0 and f"signed by {public}" in checked.stdout, checked.stdout
+    with zipfile.ZipFile(package) as opened:
+        signed_data = json.loads(opened.read("datapackage-digest.json"))["signedData"]
+    raw = base64.b64decode(signed_data["signature"])
+    assert len(raw) == 64
+    (tmp_path / "sig.der").write_bytes(encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")))
+    (tmp_path / "hash.txt").write_text(signed_data["hash"], encoding="ascii")
+    (tmp_path / "pub.pem").write_bytes(loaded.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    openssl = subprocess.run(["openssl", "dgst", "-sha256", "-verify", str(tmp_path / "pub.pem"), "-signature",
+                              str(tmp_path / "sig.der"), str(tmp_path / "hash.txt")], capture_output=True, text=True)
+    assert openssl.returncode == 0 and "Verified OK" in openssl.stdout, openssl.stdout + openssl.stderr
+    # A one-byte change still fails on this curve.
+    def resigned(data: bytes) -> bytes:
+        return data.replace(b'"signature": "', b'"signature": "A', 1)
+
+    altered = rewritten(package, tmp_path / "altered.wacz", {"datapackage-digest.json": resigned})
+    assert verify(crawled, altered, "--key", public).returncode == 1
+
+
+def test_a_key_on_another_curve_is_refused(crawled, tmp_path):
+    key = tmp_path / "k1.key"
+    private = ec.generate_private_key(ec.SECP256K1())
+    key.write_bytes(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    key.chmod(0o600)
+    exported = crawled.run("export", "--wacz", str(tmp_path / "never.wacz"), "--sign", str(key))
+    assert exported.returncode == 2 and "not an ECDSA P-384 or P-256 key" in exported.stderr

@@ -3,10 +3,13 @@ recommendation. ``datapackage-digest.json`` carries ``signedData``: the package 
 ``created`` time, the software, an ECDSA signature over the hash string and the signer's
 public key (base64 SubjectPublicKeyInfo, DER).
 
-The key is P-384 and the signature raw ``r || s`` (IEEE P1363), base64, over the hash
-string's ASCII bytes with SHA-256: that is what ReplayWeb.page (wabac.js) imports and checks
-with WebCrypto for a package without a domain certificate. A P-256 key or a DER signature
-fails its check, so a package signed that way would not verify in the viewer auditors use.
+The signature is raw ``r || s`` (IEEE P1363), base64, over the hash string's ASCII bytes
+with SHA-256. Keys are P-384 by default: that is the curve ReplayWeb.page (wabac.js 2.x)
+imports to check a package without a domain certificate, so a P-384 package verifies in the
+viewer auditors use. The recommendation's text names P-256, which ``keys create --curve
+P-256`` makes; such a package verifies with ``evidence verify --wacz``, OpenSSL and any
+verifier that reads the key's curve from its SubjectPublicKeyInfo, but ReplayWeb.page 2.5
+shows its signature as invalid. A DER signature would fail there on either curve.
 
 With a TSA set, ``timeSignature`` is the RFC 3161 reply over the SHA-256 of the signature
 string, as the recommendation defines the field for the domain variant (authsign time-stamps
@@ -34,15 +37,19 @@ from crawler.exceptions import SigningError
 if TYPE_CHECKING:
     from crawler.timestamps.tsa import TsaSettings
 
-CURVE = ec.SECP384R1()
-# Curves a verifier accepts: ours, and the other two WebCrypto ECDSA curves other signers use.
+#: The curves ``keys create`` makes, by the names WebCrypto and the recommendation use.
+CURVES: dict[str, ec.EllipticCurve] = {"P-384": ec.SECP384R1(), "P-256": ec.SECP256R1()}
+DEFAULT_CURVE = "P-384"
+# Curves a verifier accepts: ours, and the third WebCrypto ECDSA curve other signers use.
 VERIFIABLE_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 
 
-def create_key(path: Path) -> str:
-    """Write a new private key to ``path`` (PEM, mode 0600, never over an existing file);
-    return its public key as published (base64 SPKI DER)."""
-    key = ec.generate_private_key(CURVE)
+def create_key(path: Path, curve: str = DEFAULT_CURVE) -> str:
+    """Write a new private key on ``curve`` (``P-384``, ``P-256``) to ``path`` (PEM, mode
+    0600, never over an existing file); return its public key as published (base64 SPKI DER)."""
+    if curve not in CURVES:
+        raise SigningError(f"no curve {curve!r}: choose {' or '.join(CURVES)}")
+    key = ec.generate_private_key(CURVES[curve])
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     try:
         # O_EXCL: a key that signed packages is their identity; overwriting it loses it.
@@ -70,9 +77,8 @@ def load_key(path: Path) -> ec.EllipticCurvePrivateKey:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise SigningError(f"{path} is not an unencrypted PEM private key; `evidence keys create` makes one") from exc
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != CURVE.name:
-        raise SigningError(f"{path} is not an ECDSA P-384 key (ReplayWeb.page checks only those); "
-                           f"`evidence keys create` makes one")
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name not in {c.name for c in CURVES.values()}:
+        raise SigningError(f"{path} is not an ECDSA P-384 or P-256 key; `evidence keys create` makes one")
     return key
 
 
