@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from crawler.exceptions import SettingError, TimestampError
-from crawler.timestamps.tsa import TsaSettings, load_roots, query, request_token
+from crawler.timestamps.tsa import TsaSettings, check_reply, load_roots, query, request_token
 from tests.conftest import Workspace
 from tests.mockserver import MockServer
 from tests.tools import free_port, tool
@@ -209,3 +209,62 @@ def test_bad_tsa_settings_are_refused():
         TsaSettings.resolve({"EVIDENCE_TSA_URL": "ftp://tsa.example/"}, environ={})
     assert TsaSettings.resolve({}, environ={"EVIDENCE_TSA_URL": "http://a/ http://b/"}).urls == ("http://a/", "http://b/")
     assert TsaSettings.resolve({}, environ={}).urls == ()
+
+
+def _signed_parts(reply: bytes) -> dict[str, range]:
+    """Where a token's signed parts lie, as OpenSSL's own parser reads it: the TSTInfo (imprint,
+    time, nonce...), the signed attributes and the signature value, as byte ranges of ``reply``."""
+    parsed = subprocess.run(["openssl", "asn1parse", "-inform", "DER"], input=reply, capture_output=True, check=True)
+    lines = [line.split(":", 1) for line in parsed.stdout.decode().splitlines()]
+    rows = []
+    for offset, rest in lines:
+        depth = int(rest.split("d=")[1].split()[0])
+        header = int(rest.split("hl=")[1].split()[0])
+        length = int(rest.split("l=", 2)[2].split()[0]) if rest.count("l=") > 1 else 0
+        rows.append((int(offset), depth, header, length, rest))
+    parts: dict[str, range] = {}
+    for index, (offset, depth, header, length, rest) in enumerate(rows):
+        if "id-smime-ct-TSTInfo" in rest and "tstinfo" not in parts:
+            content = next(row for row in rows[index + 1:] if "OCTET STRING" in row[4])
+            parts["tstinfo"] = range(content[0], content[0] + content[2] + content[3])
+        if depth == 6 and "cont [ 0 ]" in rest and offset > parts.get("tstinfo", range(0)).stop:
+            parts["signed attributes"] = range(offset, offset + header + length)
+    last = rows[-1]
+    assert "OCTET STRING" in last[4] or "BIT STRING" in last[4]
+    parts["signature"] = range(last[0] + last[2], last[0] + last[2] + last[3])
+    return parts
+
+
+def test_a_changed_byte_anywhere_in_what_the_tsa_signed_fails_the_token(tsas):
+    """Every byte of the TSTInfo, the signed attributes and the signature matters. (A byte
+    changed in what the TSA did not sign, such as a second copy of its certificate in the
+    token's certificate bag, leaves the proof whole, and OpenSSL accepts it as well.)"""
+    digest = hashlib.sha256(b"an archived file").digest()
+    roots = load_roots(tsas["trusted"].ca)
+    token = request_token(digest.hex(), [tsas["good"].url], timeout=10, roots=roots)
+    parts = _signed_parts(token.reply)
+    assert set(parts) == {"tstinfo", "signed attributes", "signature"}
+    passed = []
+    for name, where in parts.items():
+        for at in where:
+            altered = token.reply[:at] + bytes([token.reply[at] ^ 0x01]) + token.reply[at + 1:]
+            try:
+                check_reply(altered, digest, roots)
+            except TimestampError:
+                continue
+            passed.append((name, at))
+    assert passed == []
+    assert sum(len(where) for where in parts.values()) > 400
+
+
+def test_a_token_broken_anywhere_fails_as_a_token_never_as_a_crash(tsas):
+    digest = hashlib.sha256(b"an archived file").digest()
+    roots = load_roots(tsas["trusted"].ca)
+    reply = request_token(digest.hex(), [tsas["good"].url], timeout=10, roots=roots).reply
+    # Every byte but one in eight, to keep it quick: the parser's failures must all be TimestampError.
+    for at in range(0, len(reply), 8):
+        altered = reply[:at] + bytes([reply[at] ^ 0x01]) + reply[at + 1:]
+        try:
+            check_reply(altered, digest, roots)
+        except TimestampError:
+            pass

@@ -200,6 +200,9 @@ def check_reply(reply: bytes, digest: bytes, roots: Sequence[Any] = (), *, nonce
             builder = builder.add_root_certificate(root)
         try:
             builder.build().verify(response, digest)
+        except ValueError as exc:
+            # Parsed lazily: a byte changed inside a certificate of the token surfaces here.
+            raise TimestampError(f"is not a readable time-stamp token ({exc})") from exc
         except VerificationError as exc:
             # The library passes OpenSSL's error stack on whole; its verify reason is the news.
             found = re.search(r'data: "([^"]+)"', str(exc))
