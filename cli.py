@@ -17,6 +17,7 @@ import click
 
 from crawler import __version__
 from crawler.exceptions import (
+    BrowserMissing,
     DatabaseMissing,
     DocumentError,
     EvidenceError,
@@ -55,7 +56,8 @@ def _fail(exc: EvidenceError) -> EvidenceFailure:
     """The one place a domain error becomes a message and an exit code."""
     if isinstance(exc, RunLocked):
         return EvidenceFailure(str(exc), EXIT_LOCKED)
-    code = EXIT_INPUT if isinstance(exc, (DocumentError, NotFound, DatabaseMissing, SettingError, SigningError)) else EXIT_FAILURE
+    inputs = (DocumentError, NotFound, DatabaseMissing, SettingError, SigningError, BrowserMissing)
+    code = EXIT_INPUT if isinstance(exc, inputs) else EXIT_FAILURE
     return EvidenceFailure(str(exc), code)
 
 
@@ -270,6 +272,11 @@ def cli() -> None:
 )
 @_archives_option
 @click.option(
+    "--browser", type=click.Choice(["auto", "always", "never"]), envvar="EVIDENCE_BROWSER",
+    help="Render pages in headless Chromium: auto (pages built by JavaScript), always (every HTML page) "
+    "or never [default: auto; env: EVIDENCE_BROWSER].",
+)
+@click.option(
     "--news", "news", type=click.Choice(["claims", "all"]), default="claims", show_default=True,
     help="claims: a changed page whose pinned passages all hold is not news; all: it is.",
 )
@@ -293,6 +300,7 @@ def crawl(
     workers: int,
     processes: int | None,
     archives: str | None,
+    browser: str | None,
     news: str,
 ) -> None:
     """Visit every URL the DOCUMENTS cite and archive what each answers.
@@ -315,7 +323,7 @@ def crawl(
         log_level=logging.getLevelName(_log_level(verbose, quiet)),
         user_agent=user_agent, timeout=timeout, max_body=max_body, gone_after=gone_after,
         obey_robots=obey_robots, allow_private=allow_private, processes=processes,
-        progress=not quiet, archives=_archives(archives), overrides=overrides,
+        progress=not quiet, archives=_archives(archives), browser=browser, overrides=overrides,
     )
     settings = chosen.crawl
 
@@ -693,8 +701,14 @@ def unpin(pin_id: int, db: str, archive: str, note: str) -> None:
 @click.option("--headers", is_flag=True, help="Print the archived HTTP status line and headers instead of the body.")
 @click.option("--raw", is_flag=True, help="Keep the content coding (gzip...) as served.")
 @click.option("--cited", is_flag=True, help="The web archive's copy of URL as of its cited date (`evidence lookup`), not a capture.")
+@click.option(
+    "--screenshot", is_flag=True,
+    help="The full-page PNG of the latest capture rendered in the browser (at or before --at), exactly as archived; "
+    "exit 2 when no capture of URL was rendered with one.",
+)
 def show(
-    url: str, db: str, archive: str, at: datetime | None, output: str | None, headers: bool, raw: bool, cited: bool
+    url: str, db: str, archive: str, at: datetime | None, output: str | None, headers: bool, raw: bool, cited: bool,
+    screenshot: bool,
 ) -> None:
     """The archived payload of URL, read from the WARC at its stored offset."""
     from crawler.reports.queries import snapshot_capture
@@ -704,8 +718,18 @@ def show(
 
     if cited and at is not None:
         raise click.UsageError("--cited shows the copy of the cited date: give it without --at")
+    if screenshot and (cited or headers or raw):
+        raise click.UsageError("--screenshot shows the picture of a rendered capture: give it without --cited, --headers or --raw")
     sessions = _open(db, create=False)
     located: Located
+    if screenshot:
+        from crawler.reports.queries import screenshot_of
+        from crawler.warc.snapshots import load_resource
+
+        rendered, record = screenshot_of(sessions, url, at)
+        data = load_resource(Path(archive), record.filename, record.offset, "screenshot")
+        _write_shown(data, output, f"the screenshot of {url} as rendered {shown(rendered.checked_at)}")
+        return
     if cited:
         memento = cited_memento(sessions, url)
         assert memento.memento_datetime is not None  # a found memento has its time
@@ -715,12 +739,16 @@ def show(
         located, what = capture, f"as captured {shown(capture.checked_at)}"
     snapshot = load_snapshot(Path(archive), located, decode=not raw and not headers)
     data = snapshot.record.http_head + b"\r\n" if headers else snapshot.body
+    _write_shown(data, output, f"{url} {what}")
+
+
+def _write_shown(data: bytes, output: str | None, what: str) -> None:
     if output:
         try:
             Path(output).write_bytes(data)
         except OSError as exc:
             raise EvidenceFailure(f"cannot write {output}: {exc.strerror}", EXIT_FAILURE) from exc
-        click.echo(f"wrote {len(data)} bytes of {url} {what} to {output}", err=True)
+        click.echo(f"wrote {len(data)} bytes of {what} to {output}", err=True)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

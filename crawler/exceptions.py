@@ -69,6 +69,11 @@ class SettingError(EvidenceError):
         self.override = override
 
 
+class BrowserMissing(EvidenceError):
+    """``--browser always`` on a machine without the browser (or Playwright) to render with:
+    an input error, said in one line naming what to install."""
+
+
 class NoCitations(DocumentError):
     """A document that cites no http(s) URL: almost always the wrong file. ``problems``
     are the candidate URLs skipped in it, which say why."""

@@ -235,7 +235,7 @@ def test_status_and_history_show_the_claims(crawled: dict[str, Any]) -> None:
         ("pdf.md", "informe.pdf"): "partial",
     }
     table = workspace.run("status").stdout
-    assert table.splitlines()[0].split()[-1] == "claims"
+    assert table.splitlines()[0].split()[-2:] == ["claims", "render"]
 
 
 def test_the_report_shows_each_pinned_passage_beside_what_the_page_says_now(crawled: dict[str, Any]) -> None:

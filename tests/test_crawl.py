@@ -144,12 +144,12 @@ def test_status_formats(crawled):
     header = table.stdout.splitlines()[0].split()
     assert header == [
         "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot", "cited_at",
-        "since_citation", "memento_url", "memento_datetime", "claims",
+        "since_citation", "memento_url", "memento_datetime", "claims", "render",
     ]
     csv_out = workspace.run("status", "--csv").stdout.splitlines()
     assert csv_out[0] == (
         "document,footnote,url,state,reason,http_status,checked_at,differs_from_first,snapshot,cited_at,"
-        "since_citation,memento_url,memento_datetime,claims"
+        "since_citation,memento_url,memento_datetime,claims,render"
     )
     assert len(csv_out) == 13
     rows = json.loads(workspace.run("status", "--json").stdout)

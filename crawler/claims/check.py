@@ -1,7 +1,7 @@
 """Checking pinned passages against a capture's text.
 
 The text is the fingerprint's (``crawler.verdicts.fingerprint.meaning``): an HTML page's
-main content, then the rest of its visible text (a passage that a redesign moved out of
+(a rendered page's DOM's: what a person saw) main content, then the rest of its visible text (a passage that a redesign moved out of
 the main content still holds), or a PDF's text. Where a capture answered but no text can
 be had from it (a body cut short, a PDF without a text layer, an image) every pin is
 ``unknown``: a missing text is not a lost passage. Captures that did not answer the page
@@ -87,12 +87,16 @@ def payload_text(body: bytes, content_type: str | None, content_encoding: str | 
 
 
 def capture_text(archive_dir: Path, capture: Capture) -> str | None:
-    """The text of an archived capture, read back from its WARC record; None when the
-    capture is cut short or has no text (``ArchiveError`` when the record cannot be read)."""
-    from crawler.warc.snapshots import load_snapshot
+    """The text of an archived capture, read back from its WARC record (a rendered
+    capture's from its rendered DOM, as it was judged); None when the capture is cut short
+    or has no text (``ArchiveError`` when the record cannot be read)."""
+    from crawler.warc.snapshots import load_resource, load_snapshot
 
     if capture.truncated or capture.warc_filename is None:
         return None
+    if capture.dom_filename is not None and capture.dom_offset is not None:
+        dom = load_resource(archive_dir, capture.dom_filename, capture.dom_offset, "dom")
+        return payload_text(dom, "text/html; charset=utf-8", None, capture.checked_at)
     snapshot = load_snapshot(archive_dir, capture, decode=False)
     return payload_text(snapshot.body, snapshot.content_type, snapshot.content_encoding, capture.checked_at)
 

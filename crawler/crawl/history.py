@@ -40,6 +40,17 @@ class Good:
     #: the rules its fingerprints were made under, and its boilerplate's fingerprint
     basis: str | None = None
     boilerplate: str | None = None
+    #: how it was rendered (``captures.render``: None, rendered, capped, failed) and where its
+    #: rendered DOM's ``resource`` record is: a rendered capture's fingerprints were made
+    #: from that DOM, and are re-made from it, never from the shell in its response record
+    render: str | None = None
+    dom_filename: str | None = None
+    dom_offset: int | None = None
+
+    @property
+    def rendered(self) -> bool:
+        """Judged on its rendered DOM (a failed render was judged on its HTML)."""
+        return self.dom_filename is not None and self.dom_offset is not None
 
 
 @dataclass(slots=True)
@@ -71,10 +82,10 @@ def load_histories(session: Session, urls: set[str], run_id: int, recent: int) -
 
     def shared_good(row: Sequence[Any]) -> Good:
         (digest, fingerprint, content_type, capture_id, checked_at, warc_file, warc_offset, payload_file, payload_offset,
-         basis, boilerplate) = row
+         basis, boilerplate, render, dom_file, dom_offset) = row
         return Good(
             digest, fingerprint, once(content_type), capture_id, checked_at, once(warc_file), warc_offset,
-            once(payload_file), payload_offset, once(basis), boilerplate,
+            once(payload_file), payload_offset, once(basis), boilerplate, once(render), once(dom_file), dom_offset,
         )
 
     histories = {
@@ -101,7 +112,7 @@ def load_histories(session: Session, urls: set[str], run_id: int, recent: int) -
     columns = (
         Capture.target_id, Capture.payload_digest, Capture.fingerprint, Capture.content_type, Capture.id,
         Capture.checked_at, Capture.warc_filename, Capture.warc_offset, Capture.payload_filename, Capture.payload_offset,
-        Capture.basis, Capture.boilerplate,
+        Capture.basis, Capture.boilerplate, Capture.render, Capture.dom_filename, Capture.dom_offset,
     )
     last_good = select(*columns, newest).where(is_good, Capture.run_id != run_id).subquery()
     for target_id, *rest, _ in rows(select(last_good).where(last_good.c.n == 1)):

@@ -22,17 +22,19 @@ from twisted.internet import task
 from crawler.claims.check import PinChecker, Result, check_text, text_of
 from crawler.claims.store import active_pins, last_checked, record_memento_results, record_results
 from crawler.store.db import open_database
+from crawler.browser.model import CAPPED, Rendered
 from crawler.warc.recorder import Hop
 from crawler.memento import Archive, Found, Unreachable, format_timestamp
 from crawler.store.models import Capture, MementoLookup, Probe, Record, Target
 from crawler.crawl.history import Good, TargetHistory, load_histories
 from crawler.warc.metadata import memento_record, metadata_record
+from crawler.warc.rendered import rendered_records
 from crawler.exceptions import ArchiveError
 from crawler.warc.runstore import FATAL_STAT, record_closed, stop_for_archive_failure, store_for
 from crawler.crawl.spider import CaptureItem, CitationSpider, Fetched
 from crawler.crawl.lookups import MementoItem
-from crawler.verdicts.capture import CaptureJudge, Earlier, is_present
-from crawler.verdicts.fingerprint import Noise, is_current, is_deferred, meaning
+from crawler.verdicts.capture import DOM_TYPE, CaptureJudge, Earlier, dom_meaning, is_present, rendered_of
+from crawler.verdicts.fingerprint import Meaning, Noise, is_current, is_deferred, meaning
 from crawler.verdicts.soft404 import ProbeAnswer
 
 if TYPE_CHECKING:
@@ -275,6 +277,8 @@ class EvidencePipeline:
             payload_offset=last.payload_at[1] if last and last.payload_at else None,
         )
         records = record_rows(item.hops)
+        if item.rendered is not None:
+            records.extend(self._write_rendered(item, capture, position=len(records)))
         probe = None
         # The probe is recorded with the captures that used it: those judged present.
         if is_present(last):
@@ -291,16 +295,24 @@ class EvidencePipeline:
         capture.state, capture.reason, capture.change = judged.state, judged.reason, judged.change
         capture.differs_from_first = judged.differs_from_first
         if self.pins.wants_text(target_id):
+            # A rendered page's passages are looked for in its rendered DOM, and its shell's
+            # digest says nothing of them: no "already checked on these bytes" shortcut.
+            dom = rendered_of(item)
             results = self.pins.check(
-                target_id, state=judged.state, truncated=judged.truncated, payload_digest=capture.payload_digest,
-                page=judged.page, body=item.body, content_type=capture.content_type,
-                content_encoding=item.content_encoding, when=item.checked_at,
+                target_id, state=judged.state, truncated=judged.truncated,
+                payload_digest=capture.payload_digest if dom is None else None,
+                page=judged.page, body=item.body if dom is None else dom.dom,
+                content_type=capture.content_type if dom is None else DOM_TYPE,
+                content_encoding=item.content_encoding if dom is None else None, when=item.checked_at,
             )
             if results:
                 self._pin_results.append((capture, results))
         noise = self.judge.grown_noise(target_id)
         if noise is not None:
             session.execute(update(Target).where(Target.id == target_id).values(noise=sorted(noise.templates)))
+        if item.rendered is not None:
+            # What the browser did, beside what the judge made of it.
+            capture.signals = [*capture.signals, *render_signals(item.rendered, capture.signals)]
         records.append(self._write_metadata(item, capture, history, position=len(records)))
         # The second fetch of a noise check belongs to this capture: archived, it is part
         # of what the verdict rests on.
@@ -345,9 +357,11 @@ class EvidencePipeline:
             return earlier
         self._rewritten.add(key)
         same_rules = Capture.basis.is_(None) if good.basis is None else Capture.basis == good.basis
+        # Only captures judged as it was: a rendered one's fingerprint is its DOM's, an unrendered one's its HTML's.
+        same_source = Capture.dom_filename.is_not(None) if good.rendered else Capture.dom_filename.is_(None)
         session.execute(
             update(Capture)
-            .where(Capture.target_id == target_id, Capture.fingerprint == good.fingerprint, same_rules)
+            .where(Capture.target_id == target_id, Capture.fingerprint == good.fingerprint, same_rules, same_source)
             .values(fingerprint=earlier.fingerprint, boilerplate=earlier.boilerplate,
                     basis=None if is_deferred(earlier.fingerprint) else earlier.basis)
             .execution_options(synchronize_session=False)
@@ -380,6 +394,8 @@ class EvidencePipeline:
             final_url=capture.final_url,
             error=capture.error,
             concurrent_to=last.response.record_id if last else None,
+            render=(item.rendered.outcome, item.rendered.error_kind) if item.rendered is not None else None,
+            refused=[(refused.url, refused.reason) for refused in item.rendered.refused] if item.rendered is not None else (),
             certificate=last.certificate if last else None,
         )
         try:
@@ -398,12 +414,47 @@ class EvidencePipeline:
             length=where.length,
         )
 
+    def _write_rendered(self, item: CaptureItem, capture: Capture, position: int) -> list[RecordRow]:
+        """The rendered page's records: its ``resource`` records (screenshot, DOM, text; see
+        crawler/warc/rendered.py) and its requests' exchanges, archived by the recorder as
+        they were made; the capture's ``render`` columns. Returns their rows."""
+        rendered = item.rendered
+        assert rendered is not None
+        capture.render = rendered.outcome
+        capture.render_error = rendered.error_kind
+        last = item.hops[-1] if item.hops else None
+        records = rendered_records(item.url if last is None else last.url, rendered, rendered.started,
+                                   last.response.record_id if last else None)
+        try:
+            written = self.store.write(records) if records else []
+        except ArchiveError as exc:
+            stop_for_archive_failure(self.crawler, exc)
+            raise DropItem(str(exc)) from exc
+        rows: list[RecordRow] = []
+        date = _naive(rendered.started)
+        for record, where in zip(records, written, strict=True):
+            if record.target_uri and record.target_uri.startswith("urn:dom:"):
+                capture.dom_filename, capture.dom_offset = where.filename, where.offset
+            rows.append(_row(
+                position=position + len(rows), record_type="resource", record_id=where.record_id,
+                target_uri=record.target_uri or "", date=date, content_type=record.content_type,
+                payload_digest=record.payload_digest, filename=where.filename, offset=where.offset, length=where.length,
+            ))
+        rows.extend(record_rows(rendered.resources, start=position + len(rows)))
+        return rows
+
     def _probe_answer(self, session: Session, fetched: Fetched | None) -> ProbeAnswer | None:
         if fetched is None:
             return None
         if fetched.url not in self._probes:
             last = fetched.hops[-1] if fetched.hops else None
-            page = meaning(fetched.body, last.content_type, fetched.content_encoding, fetched.checked_at) if last else None
+            # A rendered probe is judged, as its page is, on what its script built.
+            dom = rendered_of(fetched)
+            page: Meaning | None
+            if dom is not None:
+                page = dom_meaning(dom, fetched.checked_at)
+            else:
+                page = meaning(fetched.body, last.content_type, fetched.content_encoding, fetched.checked_at) if last else None
             row = Probe(
                 run_id=self.run_id,
                 url=fetched.url,
@@ -411,10 +462,13 @@ class EvidencePipeline:
                 final_url=last.url if last else None,
                 fingerprint=page.fingerprint if page else None,
                 error_kind=fetched.error_kind,
+                render=fetched.rendered.outcome if fetched.rendered is not None else None,
             )
-            row.records = [Record(**record) for record in record_rows(fetched.hops)]
+            hops = [*fetched.hops, *(fetched.rendered.resources if fetched.rendered is not None else [])]
+            row.records = [Record(**record) for record in record_rows(hops)]
+            row.render = fetched.rendered.outcome if fetched.rendered is not None else None
             self._new_probes.append(row)
-            answer = ProbeAnswer(fetched.url, row.http_status, row.final_url, page)
+            answer = ProbeAnswer(fetched.url, row.http_status, row.final_url, page, rendered=dom is not None)
             self._probes[fetched.url] = (row, answer)
             fetched.body = b""
         return self._probes[fetched.url][1]
@@ -456,6 +510,18 @@ def insert_captures(session: Session, captures: list[tuple[Capture, list[RecordR
             rows.append(record)
     if rows:
         connection.execute(_INSERT_RECORDS, rows)
+
+
+def render_signals(rendered: Rendered, already: list[str] | None) -> list[str]:
+    """The signals a render adds to its capture: ``render_capped`` (rendered as it stood at
+    EVIDENCE_BROWSER_TIMEOUT), ``browser_refused`` (its page asked for what evidence would
+    not fetch: a private address, another scheme)."""
+    signals = []
+    if rendered.outcome == CAPPED:
+        signals.append("render_capped")
+    if rendered.refused:
+        signals.append("browser_refused")
+    return [name for name in signals if name not in (already or [])]
 
 
 def _naive(when: datetime) -> datetime:

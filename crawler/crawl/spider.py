@@ -26,7 +26,10 @@ from scrapy.downloadermiddlewares.cookies import CookiesMiddleware
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.browser.detect import looks_script_built
 from crawler.browser.model import Rendered
+from crawler.browser.renderer import Answer, BrowserRenderer, renderer_from_settings
+from crawler.browser.routing import EngineFetcher
 from crawler.crawl.throttle import EXPECTED_STATUSES_META_KEY
 from crawler.crawl.handlers.rawhttp import UNGATED_META_KEY
 from crawler.crawl.failures import classify
@@ -99,7 +102,18 @@ class CitationSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._reached_downloader, signals.request_reached_downloader)
         crawler.signals.connect(spider._reached_downloader, signals.request_dropped)
+        spider.browser_mode, spider.renderer = renderer_from_settings(crawler.settings)
+        if spider.renderer is not None:
+            crawler.signals.connect(spider._close_browser, signals.spider_closed)
         return spider
+
+    browser_mode = "never"
+    #: renders pages in headless Chromium (crawler/browser/); None: nothing is rendered
+    renderer: BrowserRenderer | None = None
+
+    async def _close_browser(self, spider: scrapy.Spider, reason: str) -> None:
+        assert self.renderer is not None
+        await self.renderer.close()
 
     async def start(self) -> AsyncIterator[scrapy.Request | MementoItem]:
         # Scrapy takes every start request at once: 10,000 URLs were 10,000 requests, with
@@ -194,9 +208,31 @@ class CitationSpider(scrapy.Spider):
             body=response.body,
             content_encoding=_header(response, b"Content-Encoding"),
         )
+        if self._wants_render(item, response):
+            item.rendered = await self._render(response)
         if self.settings.getbool("EVIDENCE_PROBE_ENABLED") and self._wants_probe(item, response):
-            item.probe = await self._probe(response.url)
+            item.probe = await self._probe(response.url, rendered=item.rendered is not None)
         yield item
+
+    def _wants_render(self, item: Fetched, response: Response) -> bool:
+        """Whether the page is rendered in the browser: an HTML 2xx answer, under ``always``,
+        or under ``auto`` when its HTML looks built by script (crawler/browser/detect.py)."""
+        if self.renderer is None or not 200 <= response.status < 300 or not item.hops or item.hops[-1].truncated:
+            return False
+        content_type = (item.hops[-1].content_type or "").split(";")[0].strip().lower()
+        if content_type not in ("text/html", "application/xhtml+xml"):
+            return False
+        return self.browser_mode == "always" or looks_script_built(item.body, item.content_encoding)
+
+    async def _render(self, response: Response) -> Rendered:
+        """The page in the browser, its main document being ``response`` (fetched already)."""
+        assert self.renderer is not None
+        document = _document(response, self.settings.getint("EVIDENCE_MAX_BODY_SIZE"))
+        rendered = await self.renderer.render(response.url, document, EngineFetcher(self.crawler, response.url))
+        self.crawler.stats.inc_value(f"evidence/browser/{rendered.outcome}")
+        if rendered.error_kind:
+            self.logger.warning("render of %s failed (%s): %s", response.url, rendered.error_kind, rendered.error)
+        return rendered
 
     def failed(self, failure: Failure) -> Iterable[CaptureItem]:
         request = failure.request  # type: ignore[attr-defined]
@@ -216,13 +252,23 @@ class CitationSpider(scrapy.Spider):
     def _wants_probe(self, item: CaptureItem, response: Response) -> bool:
         if response.status != 200 or not item.hops or item.hops[-1].truncated:
             return False
+        if item.rendered is not None:
+            # A shell's bytes stay the same while the page it builds changes: they say
+            # nothing of what the probe would show now.
+            return True
+        if item.rendered is not None:
+            # A rendered page is judged on what its script built, which a shell byte-identical
+            # to last time does not vouch for: its probe is made (and rendered) every run.
+            return True
         # Byte-identical to a capture already judged present: the probe would say what it said then.
         return self.known_digests.get(item.url) != item.hops[-1].payload_digest
 
-    async def _probe(self, url: str) -> Fetched | None:
+    async def _probe(self, url: str, *, rendered: bool = False) -> Fetched | None:
         if is_root(url):
             return None
-        key = probe_key(url)
+        # The probe of a rendered page is rendered too, and is not the answer for an
+        # unrendered page of the same shape (nor the other way round).
+        key = probe_key(url) + (" rendered" if rendered else "")
         if key not in self._probes:
             # Drawn only for a new shape: 25 letters from the system's random source
             # cost more than the rest of this method.
@@ -231,10 +277,10 @@ class CitationSpider(scrapy.Spider):
                 return None
             future: asyncio.Future[Fetched] = asyncio.get_running_loop().create_future()
             self._probes[key] = future
-            future.set_result(await self._fetch_probe(target))
+            future.set_result(await self._fetch_probe(target, rendered=rendered))
         return await self._probes[key]
 
-    async def _fetch_probe(self, url: str) -> Fetched:
+    async def _fetch_probe(self, url: str, *, rendered: bool = False) -> Fetched:
         # A random value can ask a server for anything (a huge page, a long report): a
         # probe only needs the beginning of the answer.
         # A download slot of its own, and no large-body slot to wait for: the page awaiting
@@ -249,9 +295,9 @@ class CitationSpider(scrapy.Spider):
             # errors would hold it at AUTOTHROTTLE_START_DELAY, and the pages awaiting it.
             EXPECTED_STATUSES_META_KEY: PROBE_EXPECTED_STATUSES,
         }
-        return await self._download(url, meta)
+        return await self._download(url, meta, render=rendered)
 
-    async def _download(self, url: str, meta: dict[str, Any]) -> Fetched:
+    async def _download(self, url: str, meta: dict[str, Any], *, render: bool = False) -> Fetched:
         """One request outside the crawl's queue (a probe, a second fetch), archived by the
         recorder like every other; a failure is an answer too, kept as its error kind."""
         request = scrapy.Request(url, dont_filter=True, meta=meta)
@@ -263,13 +309,22 @@ class CitationSpider(scrapy.Spider):
             return Fetched(url=url, checked_at=_checked_at(request.meta), hops=hops, error_kind=classify(exc))
         finally:
             self._forget_cookies(meta)
-        return Fetched(
+        fetched = Fetched(
             url=url,
             checked_at=_checked_at(response.meta),
             hops=response.meta.get(HOPS_META_KEY, []),
             body=response.body,
             content_encoding=_header(response, b"Content-Encoding"),
         )
+        if render and self.renderer is not None and self._is_html_page(fetched, response):
+            fetched.rendered = await self._render(response)
+        return fetched
+
+    def _is_html_page(self, fetched: Fetched, response: Response) -> bool:
+        if not 200 <= response.status < 300 or not fetched.hops or fetched.hops[-1].truncated:
+            return False
+        content_type = (fetched.hops[-1].content_type or "").split(";")[0].strip().lower()
+        return content_type in ("text/html", "application/xhtml+xml")
 
     async def fetch_again(self, url: str) -> Fetched:
         """The cited URL once more, seconds after its capture: what differs between the
@@ -300,6 +355,18 @@ def by_host_in_turn(urls: Iterable[str]) -> list[str]:
                 turns.append([])
             turns[turn].append(url)
     return [url for urls_of_turn in turns for url in urls_of_turn]
+
+
+def _document(response: Response, limit: int) -> Answer:
+    """The page's response as the browser is handed it: decoded, every header kept but
+    the coding undone."""
+    from crawler.verdicts.decoding import inflate
+
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, values in response.headers.items() for value in values]
+    inflated = inflate(response.body, _header(response, b"Content-Encoding"), limit or (1 << 31))
+    if inflated.unknown or inflated.over_limit:
+        return Answer(response.status, headers, response.body)
+    return Answer(response.status, [(n, v) for n, v in headers if n.lower() != "content-encoding"], inflated.data)
 
 
 def _header(response: Response, name: bytes) -> str | None:

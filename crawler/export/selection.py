@@ -7,6 +7,11 @@ fetched and passed over, the memento itself with its request, and the metadata r
 naming it). The memento alone would show what the page said; the rest shows why that copy
 was chosen, which is what an auditor checks before trusting ``since_citation``. They are
 indexed under the archive's own ``id_`` URLs and are never pages: nobody cited them.
+
+A rendered capture (``crawler/browser/``) goes along whole too: every exchange its page made
+(scripts, styles, images, the JSON its text was built from, each with its request and
+redirects), with the originals of those archived as revisits, and its ``resource`` records
+(``urn:screenshot:``, ``urn:text:``, ``urn:dom:``). Only the cited URL is a page.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ def select_records(
             original = session.scalar(select(Record).where(Record.filename == filename, Record.offset == offset))
             if original is not None:
                 records.append(original)
+        records += _originals_of_revisits(session, records)
         urls = dict(session.execute(select(Target.id, Target.url).where(Target.id.in_(target_ids))).all())
         latest: dict[int, Capture] = {}
         for capture in captures:
@@ -83,6 +89,38 @@ def select_records(
     of_lookups = sum(1 for r in unique.values() if r.memento_id is not None)
     return Selection(records=sorted(unique.values(), key=lambda r: (r.filename, r.offset)), pages=pages, title=title,
                      memento_records=of_lookups)
+
+
+def _originals_of_revisits(session: Session, records: list[Record]) -> list[Record]:
+    """The response records that revisits among ``records`` stand for and that are not among them.
+
+    A capture names its own payload's record, but a rendered page's sub-resources (scripts,
+    styles, the JSON its text is built from) are rows of their own: a script unchanged since
+    last run is archived as a revisit of last run's response, and without that response the
+    replayed page runs no script. The recorder makes a revisit of the latest complete 200
+    response of the same URL with the same payload digest, so that is the record looked for."""
+    present = {(r.filename, r.offset) for r in records}
+    revisits = [r for r in records if r.record_type == "revisit" and r.payload_digest]
+    if not revisits:
+        return []
+    candidates: dict[tuple[str, str], list[Record]] = {}
+    uris = sorted({r.target_uri for r in revisits})
+    for start in range(0, len(uris), 500):
+        query = select(Record).where(
+            Record.record_type == "response", Record.target_uri.in_(uris[start:start + 500]),
+            Record.payload_digest.is_not(None),
+        ).order_by(Record.id)
+        for row in session.scalars(query):
+            candidates.setdefault((row.target_uri, row.payload_digest or ""), []).append(row)
+    found: dict[tuple[str, int], Record] = {}
+    for revisit in revisits:
+        earlier = [r for r in candidates.get((revisit.target_uri, revisit.payload_digest or ""), []) if r.id < revisit.id]
+        if not earlier:
+            continue
+        original = earlier[-1]
+        if (original.filename, original.offset) not in present:
+            found[(original.filename, original.offset)] = original
+    return list(found.values())
 
 
 def _found_mementos(session: Session, target_ids: set[int], since: datetime | None) -> list[MementoLookup]:
@@ -104,10 +142,14 @@ def _page_date(capture: Capture, records: dict[tuple[str | None, int | None], Re
 
 
 def index_entries(records: list[Record], locations: dict[tuple[str, int], tuple[str, int, int]] | None = None) -> list[IndexEntry]:
-    """Entries for the replayable records; ``locations`` maps old (file, offset) to new ones."""
+    """Entries for the replayable records; ``locations`` maps old (file, offset) to new ones.
+
+    ``resource`` records are indexed too, under their own ``urn:`` URIs as pywb's indexer
+    keys them: a rendered capture's screenshot, text and DOM (``urn:screenshot:<url>``...)
+    can then be fetched from a replay server or ReplayWeb.page like any archived URL."""
     entries = []
     for record in records:
-        if record.record_type not in ("response", "revisit") or record.date is None:
+        if record.record_type not in ("response", "revisit", "resource") or record.date is None:
             continue
         filename, offset, length = (locations or {}).get(
             (record.filename, record.offset), (record.filename, record.offset, record.length)

@@ -23,6 +23,7 @@ from crawler.exceptions import EvidenceError, NotFound
 from crawler.reports.diff import text_diff
 from crawler.reports.drift import OVERALL, DriftJudge, summarize
 from crawler.reports.queries import document_label
+from crawler.reports.screenshots import Shot, shots_of
 from crawler.store.acks import acks_of, captures_of, covering_ack, unreviewed
 from crawler.store.models import Ack, Capture, Citation, Document, Run
 
@@ -57,6 +58,11 @@ class Entry:
     #: the passages pinned for this citation (``evidence pin``), each with where it was
     #: last found and what the page says now
     pins: list[PinReport] = field(default_factory=list)
+    #: the screenshot of the latest rendered capture (``crawler/browser/``)
+    shot: Shot | None = None
+    #: where the evidence changed and either capture was rendered: the two captures the
+    #: diff compares, older first, as (what it is, when, its screenshot or None)
+    shot_pair: list[tuple[str, datetime, Shot | None]] = field(default_factory=list)
 
     @property
     def cited_label(self) -> str:
@@ -179,9 +185,16 @@ def _entry(session: Session, archive_dir: Path, citation: Citation) -> Entry:
     if acks and (acks[-1].capture_id == latest.id or covering_ack(acks, captures, latest) is acks[-1]):
         entry.ack = acks[-1]
     entry.unreviewed = unreviewed(captures, acks, claim_marks(session, citation.target_id))
+    shots = shots_of(session, captures)
+    entry.shot = next((shots[c.id] for c in reversed(captures) if c.id in shots), None)
     if present:
         older = present[0] if present[-1].differs_from_first else present[-2] if latest.state == "changed" and len(present) > 1 else None
         if older is not None and older is not present[-1]:
+            if older.id in shots or present[-1].id in shots:
+                entry.shot_pair = [
+                    ("first capture" if older is present[0] else "capture before", older.checked_at, shots.get(older.id)),
+                    ("latest capture", present[-1].checked_at, shots.get(present[-1].id)),
+                ]
             entry.diff_label = (
                 "text of the first capture" if older is present[0] else "text of the capture before"
             ) + f" ({older.checked_at:%Y-%m-%d}) and of the latest ({present[-1].checked_at:%Y-%m-%d})"

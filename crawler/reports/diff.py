@@ -1,4 +1,8 @@
-"""``evidence diff``: what a reader would see removed or added between two captures."""
+"""``evidence diff``: what a reader would see removed or added between two captures.
+
+A capture rendered in the browser shows the text of its rendered DOM (what it was judged
+on), one that was not the text of the HTML the server sent; each side's label says which.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,12 @@ from crawler.exceptions import NotFound
 from crawler.store.mementos import cited_memento
 from crawler.store.models import Capture, MementoLookup, Target
 from crawler.verdicts.fingerprint import mask, meaning
-from crawler.warc.snapshots import Located, load_snapshot
+from crawler.warc.snapshots import Located, load_resource, load_snapshot
 
 
 def _stamp(capture: Capture) -> str:
-    return f"{capture.checked_at:%Y-%m-%dT%H:%M:%SZ} (run {capture.run_id}, {capture.state})"
+    rendered = ", rendered" if capture.dom_filename is not None else ""
+    return f"{capture.checked_at:%Y-%m-%dT%H:%M:%SZ} (run {capture.run_id}, {capture.state}{rendered})"
 
 
 def pick_pair(
@@ -82,6 +87,10 @@ def cited_diff(archive_dir: Path, memento: MementoLookup, newer: Capture, url: s
 
 
 def _text(archive_dir: Path, located: Located, when: datetime) -> list[str]:
+    if isinstance(located, Capture) and located.dom_filename is not None and located.dom_offset is not None:
+        dom = load_resource(archive_dir, located.dom_filename, located.dom_offset, "dom")
+        page = meaning(dom, "text/html; charset=utf-8", None, when)
+        return page.text.splitlines()
     snapshot = load_snapshot(archive_dir, located, decode=False)
     page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when)
     return page.text.splitlines() if page.kind != "bytes" else [f"(binary payload, {page.fingerprint})"]

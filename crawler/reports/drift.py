@@ -7,7 +7,8 @@ Each citation gets ``since_citation``:
 - ``gone``: the live page is gone (404/410, a soft 404, a failure that lasted
   ``EVIDENCE_GONE_AFTER`` runs) and a memento was found: the memento is the evidence left;
 - ``unknown``: no memento (never archived near that date, not looked up yet, archives
-  unreachable), no cited date, never captured, or the live page is only ``unreachable``.
+  unreachable), no cited date, never captured, the live page is only ``unreachable``, or
+  its latest capture was rendered in the browser (the memento is not: crawler/browser/).
 
 Live ``unreachable`` with a memento is ``unknown``, not a fifth value: a server down
 tonight is not a page gone (the crawl's own rule, see ``crawler.verdicts.rules``), and
@@ -136,6 +137,11 @@ class DriftJudge:
         if capture.state == "gone":
             return Drift("gone", **shown)
         if capture.state not in PRESENT_STATES:
+            return Drift("unknown", **shown)
+        if capture.dom_filename is not None:
+            # Judged on its rendered DOM, while the memento is the archive's copy as served,
+            # never rendered (for an application, the shell): no equal terms to compare on.
+            # Nor may its row be re-made from the shell in its response record (``keep``).
             return Drift("unknown", **shown)
         noise = self.noise.get(target_id, Noise())
         live = self._fingerprint(

@@ -3,11 +3,15 @@
 Everything taken from the database or an archive is escaped; the page's
 Content-Security-Policy loads nothing (no script, no frame, no remote image), so even a
 mistake in escaping could not run or fetch anything. Archived copies are linked, never
-embedded: HTML through the sandboxed viewer, everything else as a download.
+embedded: HTML through the sandboxed viewer, everything else as a download. The
+screenshots of rendered pages are the exception: their thumbnails are inside the file as
+``data:`` images (made by evidence, never the archived page's own content), each linking
+to the whole picture saved beside the report.
 """
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from html import escape
 from urllib.parse import urlsplit
@@ -16,6 +20,7 @@ from crawler.claims.store import cited_claim_text
 from crawler.reports.collect import STATES, Entry, ReportData
 from crawler.reports.drift import METHOD, OVERALL, SHARES, VERDICTS, percent
 from crawler.reports.files import CSP, Saved
+from crawler.reports.screenshots import Picture, Shot
 from crawler.reports.timeline import COLOURS, timeline_svg
 
 STYLE = """
@@ -29,10 +34,14 @@ th{background:#f5f5f5}td.url{word-break:break-all;max-width:28em}
 pre.diff{background:#fafafa;border:1px solid #ddd;padding:.5em;overflow-x:auto;white-space:pre-wrap}
 .del{color:#b71c1c}.ins{color:#1b5e20}.note{color:#555;font-size:90%}
 table.counts{width:auto}.counts td,.counts th{padding-right:2em}.problem{color:#b71c1c}td.time{white-space:nowrap}
+figure.shot{display:inline-block;margin:.4em 1em .2em 0;vertical-align:top}figure.shot img{border:1px solid #ccc;display:block}
+figure.shot figcaption{font-size:85%;color:#555;max-width:240px}.shots{white-space:nowrap}
+figure.latest img{width:160px;height:auto}figure.latest figcaption{max-width:160px}
 """ + "".join(f".state-{state}{{background:{colour}}}" for state, colour in COLOURS.items())
 
 
-def render_html(data: ReportData, copies: dict[int, Saved | str]) -> str:
+def render_html(data: ReportData, copies: dict[int, Saved | str], pictures: dict[int, Picture | str] | None = None) -> str:
+    pictures = pictures or {}
     out = [
         "<!DOCTYPE html>",
         "<html lang='en'><head><meta charset='utf-8'>",
@@ -59,11 +68,12 @@ def render_html(data: ReportData, copies: dict[int, Saved | str]) -> str:
             "<th>Last capture</th><th>Archived copy</th><th>Review</th><th>Since citation</th><th>Memento</th></tr></thead><tbody>"
         )
         for entry in section.entries:
-            out.append(_row(entry, copies))
+            out.append(_row(entry, copies, pictures))
         out.append("</tbody></table></section>")
     out.append(
         "<p class='note'>Archived copies are saved beside this file. HTML pages open in a viewer that runs none of "
-        "their scripts and loads nothing; other files download. Times are UTC.</p>"
+        "their scripts and loads nothing; other files download. A page rendered in a browser shows the top of its "
+        "latest screenshot, which links to the whole picture beside this file. Times are UTC.</p>"
     )
     out.append("</body></html>")
     return "\n".join(out) + "\n"
@@ -80,7 +90,7 @@ def _counts(data: ReportData) -> str:
     )
 
 
-def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
+def _row(entry: Entry, copies: dict[int, Saved | str], pictures: dict[int, Picture | str]) -> str:
     url = escape(entry.url)
     link = url
     if urlsplit(entry.url).scheme in ("http", "https"):
@@ -94,13 +104,16 @@ def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
         _time(entry.since),
         _time(entry.first),
         _time(entry.last),
-        _copy(entry, copies),
+        _copy(entry, copies) + _latest_shot(entry, pictures),
         _review(entry),
         escape(entry.since_citation),
         _memento(entry),
     ]
     classes = ["", "time", "url", "", "time", "time", "time", "", "", "", "time"]
     row = "<tr>" + "".join(f"<td class='{c}'>{v}</td>" if c else f"<td>{v}</td>" for c, v in zip(classes, cells, strict=True)) + "</tr>"
+    if entry.shot_pair:
+        figures = "".join(_figure(pictures, shot, f"{what}, {_time(when)}") for what, when, shot in entry.shot_pair)
+        row += f"<tr class='shots'><td></td><td colspan='10'><div class='note'>The page as a person saw it:</div>{figures}</td></tr>"
     if entry.diff:
         row += (
             f"<tr class='diff'><td></td><td colspan='10'><details><summary>Text diff: {escape(entry.diff_label)}</summary>"
@@ -187,6 +200,31 @@ def _copy(entry: Entry, copies: dict[int, Saved | str]) -> str:
     return (
         f"<a href='{escape(saved.href)}' download='{escape(saved.payload_name)}'>{when}</a> "
         f"<span class='note'>({escape(saved.content_type)}, {size})</span>"
+    )
+
+
+def _latest_shot(entry: Entry, pictures: dict[int, Picture | str]) -> str:
+    if entry.shot is None:
+        return ""
+    return _figure(pictures, entry.shot, f"screenshot, {_time(entry.shot.checked_at)}", "shot latest")
+
+
+def _figure(pictures: dict[int, Picture | str], shot: Shot | None, caption: str, classes: str = "shot") -> str:
+    """A thumbnail inside the page (the policy allows data: images only), linking to the whole PNG."""
+    if shot is None:
+        return f"<figure class='{classes}'><figcaption>{escape(caption)}: not rendered, no screenshot</figcaption></figure>"
+    picture = pictures.get(shot.capture_id)
+    if picture is None:
+        return ""
+    if isinstance(picture, str):
+        return f"<figure class='{classes}'><figcaption class='problem'>{escape(picture)}</figcaption></figure>"
+    if shot.render == "capped":
+        caption += " (capped: its network never went idle)"
+    source = "data:image/jpeg;base64," + base64.b64encode(picture.thumb).decode("ascii")
+    return (
+        f"<figure class='{classes}'><a href='{escape(picture.href)}' target='_blank' rel='noopener noreferrer' "
+        f"title='the whole screenshot ({picture.size:,} bytes)'><img src='{source}' alt='{escape(caption)}'></a>"
+        f"<figcaption>{escape(caption)}</figcaption></figure>"
     )
 
 

@@ -14,11 +14,15 @@ from crawler.claims.store import PinReport, cited_claim_text
 from crawler.reports.collect import STATES, Entry, ReportData
 from crawler.reports.drift import METHOD, OVERALL, SHARES, VERDICTS, percent
 from crawler.reports.files import Saved
+from crawler.reports.screenshots import Picture, Shot
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~<>])")
 
 
-def render_markdown(data: ReportData, copies: dict[int, Saved | str], chart: str | None) -> str:
+def render_markdown(
+    data: ReportData, copies: dict[int, Saved | str], chart: str | None, pictures: dict[int, Picture | str] | None = None
+) -> str:
+    pictures = pictures or {}
     counts = data.counts
     names = [s for s in (*STATES, "unchecked") if counts.get(s)] + sorted(set(counts) - {*STATES, "unchecked"})
     out = [
@@ -48,14 +52,21 @@ def render_markdown(data: ReportData, copies: dict[int, Saved | str], chart: str
             out += [_escape(section.title), ""]
         out += [
             "| footnote | cited | cited URL | state | since | first capture | last capture | archived copy | review "
-            "| since citation | memento |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| since citation | memento | screenshot |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         details: list[str] = []
         pinned: list[str] = []
         for entry in section.entries:
             pinned += [_pin_row(entry, pin) for pin in entry.pins]
-            out.append(_row(entry, copies))
+            out.append(_row(entry, copies, pictures))
+            if entry.shot_pair:
+                details += [
+                    "",
+                    f"Footnote {_escape(entry.footnote)}, {_escape(entry.url)}: the page as a person saw it",
+                    "",
+                    " ".join(_image(pictures, shot, f"{what}, {_time(when)}") for what, when, shot in entry.shot_pair),
+                ]
             if entry.diff:
                 fence = "`" * max(3, _longest_backticks(entry.diff) + 1)
                 details += [
@@ -79,7 +90,7 @@ def render_markdown(data: ReportData, copies: dict[int, Saved | str], chart: str
     return "\n".join(out) + "\n"
 
 
-def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
+def _row(entry: Entry, copies: dict[int, Saved | str], pictures: dict[int, Picture | str]) -> str:
     state = f"**{entry.state}** {_escape(entry.reason)}".strip()
     copy = "none"
     if entry.copy is not None:
@@ -97,8 +108,23 @@ def _row(entry: Entry, copies: dict[int, Saved | str]) -> str:
     times = [_time(entry.since), _time(entry.first), _time(entry.last)]
     cells = [_escape(entry.footnote), entry.cited_label, f"`{_code(entry.url)}`", state, *times, copy, review]
     memento = f"[{_escape(entry.memento_datetime or '')}](<{_code(entry.memento_url)}>)" if entry.memento_url else ""
-    cells += [entry.since_citation, memento]
+    shot = _image(pictures, entry.shot, f"screenshot, {_time(entry.shot.checked_at)}") if entry.shot else ""
+    cells += [entry.since_citation, memento, shot]
     return "| " + " | ".join(cells) + " |"
+
+
+def _image(pictures: dict[int, Picture | str], shot: Shot | None, caption: str) -> str:
+    """The thumbnail beside the report, linking to the whole screenshot."""
+    if shot is None:
+        return f"({_escape(caption)}: not rendered, no screenshot)"
+    picture = pictures.get(shot.capture_id)
+    if picture is None:
+        return ""
+    if isinstance(picture, str):
+        return _escape(picture)
+    if shot.render == "capped":
+        caption += " (capped)"
+    return f"[![{_escape(caption)}]({picture.thumb_href})]({picture.href})"
 
 
 def _figures(data: ReportData) -> list[str]:

@@ -12,15 +12,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.exceptions import NotFound
 from crawler.reports.drift import OVERALL, DriftJudge, summarize
 from crawler.store.mementos import lookup_rows
-from crawler.store.models import Ack, Capture, Citation, Document, MementoLookup, Target
+from crawler.store.models import Ack, Capture, Citation, Document, MementoLookup, Record, Target
 
+# ``render``: how the capture was rendered in the browser (``rendered``, ``capped``: as it
+# stood at the time cap, ``failed``: judged on its HTML), empty when it was not.
 STATUS_COLUMNS = [
     "document", "footnote", "url", "state", "reason", "http_status", "checked_at", "differs_from_first", "snapshot",
-    "cited_at", "since_citation", "memento_url", "memento_datetime", "claims",
+    "cited_at", "since_citation", "memento_url", "memento_datetime", "claims", "render",
 ]
 HISTORY_COLUMNS = [
     "source", "run", "checked_at", "state", "reason", "change", "signals", "http_status", "final_url", "payload_digest", "snapshot",
-    "acked", "claims",
+    "acked", "claims", "render",
 ]
 
 
@@ -95,6 +97,7 @@ def status_rows(
                     "differs_from_first": capture.differs_from_first if capture else None,
                     "snapshot": capture.snapshot if capture else None,
                     "claims": claims_word(pins_for(pins, target_id, document_id, footnote), latest_results),
+                    "render": capture.render if capture else None,
                 }
             )
         judge = DriftJudge(session, archive_dir, cited)
@@ -167,6 +170,7 @@ def history_rows(sessions: sessionmaker[Session], url: str) -> list[dict[str, An
                 "snapshot": capture.snapshot,
                 "acked": "; ".join(acked.get(capture.id, [])) or None,
                 "claims": claims.get(capture.id, []),
+                "render": capture.render,
             }
             for capture in captures
         ]
@@ -195,6 +199,7 @@ def memento_row(row: MementoLookup) -> dict[str, Any]:
         "payload_digest": row.payload_digest,
         "snapshot": row.snapshot,
         "acked": None,
+        "render": None,
     }
 
 
@@ -215,3 +220,27 @@ def snapshot_capture(sessions: sessionmaker[Session], url: str, at: datetime | N
             when = f" at or before {at:%Y-%m-%dT%H:%M:%SZ}" if at else ""
             raise NotFound(f"no archived snapshot of {url}{when}; `evidence history {url}` lists its captures")
         return capture
+
+
+def screenshot_of(sessions: sessionmaker[Session], url: str, at: datetime | None = None) -> tuple[Capture, Record]:
+    """The latest capture of ``url`` at or before ``at`` that was rendered with a screenshot,
+    and its ``urn:screenshot:`` resource record (``evidence show --screenshot``)."""
+    with sessions() as session:
+        target_id = _target_id(session, url)
+        query = (
+            select(Capture, Record)
+            .join(Record, Record.capture_id == Capture.id)
+            .where(Capture.target_id == target_id, Record.record_type == "resource",
+                   Record.target_uri.startswith("urn:screenshot:", autoescape=True))
+        )
+        if at is not None:
+            query = query.where(Capture.checked_at <= at)
+        found = session.execute(query.order_by(Capture.checked_at.desc(), Capture.id.desc()).limit(1)).first()
+        if found is None:
+            when = f" at or before {at:%Y-%m-%dT%H:%M:%SZ}" if at else ""
+            raise NotFound(
+                f"no screenshot of {url}{when}: no capture of it was rendered in the browser "
+                f"(`evidence crawl --browser always`); `evidence history {url}` lists its captures"
+            )
+        capture, record = found
+        return capture, record

@@ -231,6 +231,7 @@ def crawl_settings(
     processes: int | None = None,
     progress: bool = True,
     archives: str | None = None,
+    browser: str | None = None,
     overrides: Iterable[str] = (),
 ) -> CrawlSettings:
     """A crawl's settings from its options; ``overrides`` (``NAME=VALUE``) win over the
@@ -254,14 +255,27 @@ def crawl_settings(
         # "" turns the lookups off: no archive is asked.
         check_setting("EVIDENCE_ARCHIVES", archives)
         settings["EVIDENCE_ARCHIVES"] = [item.strip() for item in archives.split(",") if item.strip()]
+    if browser is not None:
+        settings["EVIDENCE_BROWSER"] = browser
+    # The executable is the machine's, not the run's: the environment may name it.
+    if os.environ.get("EVIDENCE_BROWSER_PATH"):
+        settings["EVIDENCE_BROWSER_PATH"] = os.environ["EVIDENCE_BROWSER_PATH"]
     settings.update(parse_overrides(overrides))
     count = process_count(settings)
+    # Refused now, not after the crawl: a browser setting it could not run with.
+    from crawler.browser.renderer import check_browser_settings
+
+    check_browser_settings({**_browser_defaults(), **settings})
     # Refused now, not after the crawl: a TSA URL or CA file that cannot be used.
     trusted_time(settings)
     if not progress:
         settings["EVIDENCE_PROGRESS_ENABLED"] = False
     notify = {name: settings.pop(name) for name in list(settings) if name.startswith(NOTIFY_PREFIXES)}
     return CrawlSettings(crawl=settings, notify=notify, processes=count)
+
+
+def _browser_defaults() -> dict[str, Any]:
+    return {name: getattr(default_settings, name) for name in dir(default_settings) if name.startswith("EVIDENCE_BROWSER")}
 
 
 def worker_settings(*, archive: str | Path, log_level: str, overrides: Iterable[str] = ()) -> dict[str, Any]:
@@ -289,7 +303,7 @@ def recorded_settings(settings: Settings) -> dict[str, Any]:
     """The settings that shape what a run sees, kept with the run for later readers."""
     names = [
         "USER_AGENT", "DOWNLOAD_TIMEOUT", "RETRY_TIMES", "ROBOTSTXT_OBEY", "EVIDENCE_MAX_BODY_SIZE",
-        "EVIDENCE_ARCHIVE_DIR", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
+        "EVIDENCE_ARCHIVE_DIR", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED", "EVIDENCE_BROWSER",
     ]
     return {name: settings.get(name) for name in names}
 
@@ -348,7 +362,8 @@ def fail_run(sessions: sessionmaker[Session], run_id: int, reason: str) -> str:
 
 
 def known_digests(sessions: sessionmaker[Session], urls: list[str]) -> dict[str, str]:
-    """Payload digest of each URL's last capture judged present, to skip needless probes."""
+    """Payload digest of each URL's last capture judged present, to skip needless probes;
+    none for one that was rendered, whose shell's bytes say nothing of what it showed."""
     latest = (
         select(func.max(Capture.id))
         .where(Capture.state.in_(("ok", "changed")), Capture.payload_digest.is_not(None))
@@ -358,7 +373,7 @@ def known_digests(sessions: sessionmaker[Session], urls: list[str]) -> dict[str,
         rows = session.connection().execute(
             select(Target.url, Capture.payload_digest)
             .join(Capture, Capture.target_id == Target.id)
-            .where(Capture.id.in_(latest))
+            .where(Capture.id.in_(latest), Capture.dom_filename.is_(None))
         )
         known = {url: digest for url, digest in rows if digest}
     wanted = set(urls)

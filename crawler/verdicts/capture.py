@@ -6,6 +6,23 @@ fingerprint, signals and verdict out.
 re-made under the rules in force. It writes no rows and no WARC records: the pipeline
 (``crawler/crawl/pipeline.py``) records what it returns, and rewrites earlier rows
 through the ``Rebase`` it hands in.
+
+A page rendered in the browser (``item.rendered``, crawler/browser/) is judged on its
+rendered DOM, through the same extractor as any HTML page: its fingerprints, soft-404
+signals and pinned passages come from what a person sees, never from the shell of HTML the
+server sent (which an application answers the same for every path). So the shortcuts that
+rest on the shell's bytes do not apply to it: a shell byte-identical to last time says
+nothing of what the script built, and a rendered page is not fetched a second time to learn
+its noise (that would be a whole render again, each of its requests once more through its
+host's slot: see ``worth_a_second_fetch``).
+
+Like is compared with like. A rendered capture is compared with the last good capture's
+rendered DOM (read back from its ``urn:dom:`` record when the rules changed), and an
+unrendered one with an unrendered one. Where the last good capture was taken the other way
+(the first run had no Chromium, say, or rendering was switched off), the two are compared on
+what both have, the HTML the server sent, and the capture carries the signal
+``render_started`` or ``render_stopped``: rendering changed, which by itself is not a change
+of the page. A render that failed is judged on the HTML, with the signal ``render_failed``.
 """
 
 from __future__ import annotations
@@ -13,10 +30,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crawler.browser.model import Rendered
 from crawler.exceptions import ArchiveError
 from crawler.store.models import Capture
 from crawler.verdicts.fingerprint import (
@@ -30,9 +48,9 @@ from crawler.verdicts.fingerprint import (
     meaning,
     text_fingerprint,
 )
-from crawler.verdicts.rules import Facts, History, judge
+from crawler.verdicts.rules import Facts, History, Verdict, judge
 from crawler.verdicts.soft404 import ProbeAnswer, signals
-from crawler.warc.snapshots import load_snapshot
+from crawler.warc.snapshots import load_resource, load_snapshot
 
 if TYPE_CHECKING:
     from crawler.crawl.history import Good, TargetHistory
@@ -78,6 +96,21 @@ class Judgement:
 Rebase = Callable[["Good", Noise], "Earlier | None"]
 
 _TEXT_KINDS = frozenset({"html", "pdf"})
+#: what a rendered DOM is (``page.content()``, serialized as UTF-8 HTML)
+DOM_TYPE = "text/html; charset=utf-8"
+
+
+def rendered_of(item: Fetched) -> Rendered | None:
+    """The render a capture (or probe) is judged on: one that produced a DOM, else None
+    (not rendered, or the render failed: judged on the HTML)."""
+    rendered = item.rendered
+    return rendered if rendered is not None and rendered.ok else None
+
+
+def dom_meaning(rendered: Rendered, when: datetime | None, noise: Noise | None = None) -> Meaning:
+    """The meaning of a rendered page: its DOM through the HTML extractor, never deferred
+    (the render cost far more than the extraction)."""
+    return meaning(rendered.dom, DOM_TYPE, None, when, noise=noise)
 
 
 def is_present(last: Hop | None) -> bool:
@@ -95,9 +128,9 @@ class CaptureJudge:
         self.gone_after = gone_after
         # What happened, by name (``evidence/text/...``, ``evidence/noise/learned``): Scrapy's stats.
         self.count = count or (lambda name: None)
-        # (target id, fingerprint, basis, noise size) of an earlier capture -> its
-        # fingerprints under the rules in force, None if its payload is unreadable
-        self._rebased: dict[tuple[int, str, str | None, int], Earlier | None] = {}
+        # (target id, fingerprint, basis, noise size, from its shell) of an earlier capture
+        # -> its fingerprints under the rules in force, None if its payload is unreadable
+        self._rebased: dict[tuple[int, str, str | None, int, bool], Earlier | None] = {}
         # Per target: the noise in force, and the targets whose noise grew this crawl.
         self._noise: dict[int, Noise] = {}
         self._noise_grew: set[int] = set()
@@ -140,6 +173,10 @@ class CaptureJudge:
 
         previous = history.previous
         noise = self.noise_of(history)
+        rendered = rendered_of(item)
+        # Whether the last good capture was judged the way this one is (both on a rendered
+        # DOM, or both on the HTML); if not, the two are compared on their HTML (module docstring).
+        alike = previous is None or previous.rendered == (rendered is not None)
         page = None
         # What the verdict compares: fingerprints under the rules in force only, never a
         # deferred one or one made by another extractor or with other noise (below).
@@ -150,8 +187,17 @@ class CaptureJudge:
         if last is not None and present:
             # Bytes identical to the last good capture mean the same text: no need to
             # extract it again, and no content signal can fire that did not fire then.
-            same_bytes = previous is not None and previous.payload_digest == last.payload_digest
-            if same_bytes and previous is not None:
+            # Not for a rendered page: the shell's bytes say nothing of what its script built.
+            same_bytes = (
+                rendered is None and previous is not None and not previous.rendered
+                and previous.payload_digest == last.payload_digest
+            )
+            if rendered is not None:
+                self._prepared.pop(item.url, None)
+                page = dom_meaning(rendered, item.checked_at, noise)
+                self.count("evidence/text/rendered")
+                fingerprint, boilerplate, basis = page.fingerprint, page.boilerplate_fingerprint, page.basis
+            elif same_bytes and previous is not None:
                 fingerprint, basis, boilerplate = previous.fingerprint, previous.basis, previous.boilerplate
             else:
                 page = self._prepared.pop(item.url, None)
@@ -174,9 +220,18 @@ class CaptureJudge:
                 page,
                 probe,
                 item.checked_at,
+                rendered=rendered is not None,
             )
             judged = fingerprint
-            if previous is not None and not same_bytes and not is_current(previous.fingerprint, previous.basis, noise):
+            judged_boilerplate = boilerplate
+            if previous is not None and not alike:
+                found.append("render_started" if rendered is not None else "render_stopped")
+                judged, judged_boilerplate, last_good, last_boilerplate, unreadable = self._on_the_html(
+                    item, history.target_id, previous, noise, rebase,
+                )
+                if unreadable:
+                    found = [*found, "previous_unreadable"]
+            elif previous is not None and not same_bytes and not is_current(previous.fingerprint, previous.basis, noise):
                 earlier = rebase(previous, noise)
                 if earlier is not None:
                     last_good, last_boilerplate = earlier.fingerprint, earlier.boilerplate
@@ -190,6 +245,10 @@ class CaptureJudge:
                     found = [*found, "previous_unreadable"]
             if item.url in self._learned:
                 found = [*found, "noise_learned"]
+        else:
+            judged_boilerplate = boilerplate
+        if item.rendered is not None and rendered is None:
+            found = [*found, "render_failed"]
 
         if last is not None and last.certificate is not None:
             found = [*found, *(f"tls_{p}" for p in last.certificate.problems)]
@@ -210,7 +269,7 @@ class CaptureJudge:
             payload_digest=last.payload_digest if last else None,
             fingerprint=judged,
             signals=tuple(found),
-            boilerplate=boilerplate,
+            boilerplate=judged_boilerplate,
         )
         past = History(
             last_good_fingerprint=last_good,
@@ -219,19 +278,26 @@ class CaptureJudge:
             last_good_boilerplate=last_boilerplate,
         )
         verdict = judge(facts, past, gone_after=self.gone_after)
+        if rendered is not None and alike and previous is not None and last is not None:
+            verdict = _rendered_change(verdict, boilerplate, last_boilerplate, last, previous)
         differs = None
         if verdict.state in ("ok", "changed"):
-            differs = self._differs_from_first(item, history, fingerprint, basis, noise, rebase)
+            differs = self._differs_from_first(item, history, fingerprint, basis, noise, rebase, rendered is not None)
         return Judgement(
             fingerprint=fingerprint, basis=basis, boilerplate=boilerplate, signals=found, truncated=truncated,
             state=verdict.state, reason=verdict.reason, change=verdict.change, differs_from_first=differs, page=page,
         )
 
     def _differs_from_first(
-        self, item: CaptureItem, history: TargetHistory, mine: str | None, basis: str | None, noise: Noise, rebase: Rebase
+        self, item: CaptureItem, history: TargetHistory, mine: str | None, basis: str | None, noise: Noise, rebase: Rebase,
+        rendered: bool = False,
     ) -> bool:
         """Whether this capture's meaning differs from that of the first good capture (what was cited)."""
         first = history.first
+        if first is not None and first.rendered != rendered:
+            # Rendered one way and cited the other: what both have is the HTML.
+            html_now, _, html_then, _, _ = self._on_the_html(item, history.target_id, first, noise, rebase)
+            return html_now != html_then
         if first is None or (first.fingerprint == mine and first.basis == basis):
             return False
         theirs: str | None = first.fingerprint
@@ -250,6 +316,35 @@ class CaptureJudge:
             return as_bytes(first.fingerprint or "") != mine_bytes
         return theirs != ours
 
+    def _on_the_html(
+        self, item: CaptureItem, target_id: int, good: Good, noise: Noise, rebase: Rebase,
+    ) -> tuple[str | None, str | None, str | None, str | None, bool]:
+        """This capture and ``good``, one rendered and the other not, compared on what both
+        have: the HTML the server sent. Returns (this capture's fingerprint, boilerplate,
+        ``good``'s fingerprint, boilerplate, whether ``good``'s HTML was out of reach).
+
+        An unrendered ``good``'s fingerprints are its HTML's (re-made
+        through ``rebase`` when the rules changed); a rendered one's HTML is read back from
+        its response record, without rewriting its row (whose fingerprints are the DOM's).
+        """
+        last = item.hops[-1]
+        if not good.rendered and good.payload_digest is not None and good.payload_digest == last.payload_digest:
+            # The same HTML as then: nothing to extract to know the two agree.
+            return good.fingerprint, good.boilerplate, good.fingerprint, good.boilerplate, False
+        # Extracted again also when not rendered: its own may be deferred or under old rules.
+        shell = meaning(item.body, last.content_type, item.content_encoding, item.checked_at, noise=noise)
+        fingerprint, boilerplate = shell.fingerprint, shell.boilerplate_fingerprint
+        if good.rendered:
+            earlier = self.earlier(item.url, target_id, good, noise, shell=True)
+        elif is_current(good.fingerprint, good.basis, noise):
+            earlier = Earlier(good.fingerprint or "", good.boilerplate, good.basis)
+        else:
+            earlier = rebase(good, noise)
+        if earlier is None:
+            # Its HTML is out of reach: compare the bytes the server sent rather than guess.
+            return f"bytes:{last.payload_digest}", None, f"bytes:{good.payload_digest or 'unreadable'}", None, True
+        return fingerprint, boilerplate, earlier.fingerprint, earlier.boilerplate, False
+
     def worth_a_second_fetch(self, item: CaptureItem, history: TargetHistory) -> Meaning | None:
         """Before a page is called ``changed``, it is fetched once more: text that differs
         between two answers seconds apart is per-request noise, left out of this URL's
@@ -260,9 +355,16 @@ class CaptureJudge:
         capture's: an unchanged page costs no second request. What was learned applies to
         the earlier capture too (re-extracted from its WARC record under the new noise),
         so the verdict compares like with like.
+
+        Never for a rendered page: a second fetch of its shell would teach nothing of the
+        text its script builds, and a second render is a whole render again (its browser
+        time, each of its requests once more through its host's slot) for every page that
+        looks changed. Per-request text in a rendered page (a rotating notice, a counter
+        the application fetches) is left to the general masks and may be reported
+        ``changed``; docs/internals.md lists it among the known limits.
         """
         last = item.hops[-1] if item.hops else None
-        if history.previous is None or item.error_kind is not None or last is None:
+        if history.previous is None or item.error_kind is not None or last is None or rendered_of(item) is not None:
             return None
         previous = history.previous
         if not 200 <= last.status < 300 or last.truncated or last.payload_digest == previous.payload_digest:
@@ -272,7 +374,8 @@ class CaptureJudge:
         if page.kind != "html" or page.coding not in ("none", "complete"):
             return None
         self._prepared[item.url] = page
-        earlier = self.earlier(item.url, history.target_id, previous, noise)
+        # Compared with the earlier capture's HTML, also when that one was rendered.
+        earlier = self.earlier(item.url, history.target_id, previous, noise, shell=True)
         if earlier is None or earlier.fingerprint == page.fingerprint:
             return None
         return page
@@ -303,18 +406,32 @@ class CaptureJudge:
             basis=basis_of("html", learned),
         )
 
-    def earlier(self, url: str, target_id: int, good: Good, noise: Noise) -> Earlier | None:
+    def earlier(self, url: str, target_id: int, good: Good, noise: Noise, *, shell: bool = False) -> Earlier | None:
         """An earlier good capture's fingerprints under the rules in force with ``noise``:
         as stored where they were made under them, else re-extracted from its WARC record
-        (once per crawl); None (and a warning) if its payload cannot be read back."""
-        if is_current(good.fingerprint, good.basis, noise):
+        (once per crawl); None (and a warning) if its payload cannot be read back.
+
+        A rendered capture is re-extracted from its rendered DOM (``urn:dom:`` record);
+        with ``shell``, from the HTML in its response record instead (stored fingerprints
+        are then never those asked for)."""
+        shell = shell and good.rendered
+        if not shell and is_current(good.fingerprint, good.basis, noise):
             return Earlier(good.fingerprint or "", good.boilerplate, good.basis)
-        key = self.rebased_key(target_id, good, noise)
+        key = (*self.rebased_key(target_id, good, noise), shell)
         if key in self._rebased:
             return self._rebased[key]
         earlier: Earlier | None = None
         stored = good.fingerprint or ""
+        when = good.checked_at.replace(tzinfo=timezone.utc) if good.checked_at else None
         try:
+            if good.rendered and not shell:
+                assert good.dom_filename is not None and good.dom_offset is not None
+                dom = load_resource(self.archive_dir, good.dom_filename, good.dom_offset, "dom")
+                page = meaning(dom, DOM_TYPE, None, when, noise=noise)
+                earlier = Earlier(page.fingerprint, page.boilerplate_fingerprint, page.basis)
+                self.count("evidence/text/rebased")
+                self._rebased[key] = earlier
+                return earlier
             if good.warc_filename is None or good.warc_offset is None:
                 raise ArchiveError(f"capture {good.capture_id} has no WARC record in the database")
             archived = Capture(
@@ -325,20 +442,19 @@ class CaptureJudge:
             )
             snapshot = load_snapshot(self.archive_dir, archived, decode=False)
             # The payload read back must be the one the deferred fingerprint names.
-            if is_deferred(stored) and bytes_fingerprint(snapshot.body, snapshot.content_encoding) != as_bytes(stored):
+            if not shell and is_deferred(stored) and bytes_fingerprint(snapshot.body, snapshot.content_encoding) != as_bytes(stored):
                 raise ArchiveError(f"the payload archived in {good.warc_filename} is not the one capture {good.capture_id} recorded")
         except ArchiveError as exc:
             logger.warning(
                 "%s: cannot read back the earlier capture %s from %s to compare its text; comparing bytes instead "
                 "(signal previous_unreadable): %s",
-                url, good.capture_id, good.warc_filename, exc,
+                url, good.capture_id, good.dom_filename if good.rendered and not shell else good.warc_filename, exc,
             )
             self.count("evidence/text/unreadable")
         else:
-            when = good.checked_at.replace(tzinfo=timezone.utc) if good.checked_at else None
             page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when, noise=noise)
             earlier = Earlier(page.fingerprint, page.boilerplate_fingerprint, page.basis)
-            self.count("evidence/text/resolved" if is_deferred(stored) else "evidence/text/rebased")
+            self.count("evidence/text/resolved" if is_deferred(stored) and not shell else "evidence/text/rebased")
         self._rebased[key] = earlier
         return earlier
 
@@ -353,6 +469,17 @@ def _deferrable(probe: ProbeAnswer | None) -> frozenset[str]:
     if probe is None or probe.status is None or not 200 <= probe.status < 300 or probe.meaning is None:
         return _TEXT_KINDS
     return _TEXT_KINDS - {probe.meaning.kind}
+
+
+def _rendered_change(verdict: Verdict, boilerplate: str | None, last_boilerplate: str | None, last: Hop, previous: Good) -> Verdict:
+    """An unchanged rendered page's ``change``, told by its DOM's text rather than by its
+    shell's bytes (which the rules compare): ``boilerplate`` when the text outside its main
+    content differs, ``bytes`` when only the HTML the server sent does."""
+    if verdict.state != "ok" or verdict.reason not in ("unchanged", "restored"):
+        return verdict
+    if boilerplate is not None and last_boilerplate is not None and boilerplate != last_boilerplate:
+        return dataclasses.replace(verdict, change="boilerplate")
+    return dataclasses.replace(verdict, change="bytes" if last.payload_digest != previous.payload_digest else None)
 
 
 def _retried(hop: Hop, hops: list[Hop]) -> bool:

@@ -15,6 +15,11 @@ Several independent signals, each recorded by name when it fires:
   an HTML page.
 - ``error_title``: the title or a main heading says the page was not found.
 
+A page rendered in the browser is compared with its probe rendered too: an application
+answers the same HTML shell for every path, so shells alike say nothing, while a rendered
+"Página no encontrada" does. A rendered page and an unrendered probe (or the other way
+round: one of the two renders failed) are not compared by their text at all.
+
 ``maintenance`` is recorded too, but makes a page unreachable, not gone.
 """
 
@@ -55,6 +60,8 @@ class ProbeAnswer:
     status: int | None
     final_url: str | None
     meaning: Meaning | None
+    #: whether ``meaning`` is that of the probe's rendered DOM (crawler/browser/)
+    rendered: bool = False
 
 
 def _plain(text: str) -> str:
@@ -152,8 +159,11 @@ def signals(
     page: Meaning | None,
     probe: ProbeAnswer | None,
     when: datetime | None = None,
+    *,
+    rendered: bool = False,
 ) -> list[str]:
-    """Names of the soft-404 signals that fire for a 2xx final answer."""
+    """Names of the soft-404 signals that fire for a 2xx final answer; ``rendered``: ``page``
+    is that of the rendered DOM."""
     fired: list[str] = []
     final_url = chain[-1][0] if chain else cited_url
     redirected = len(chain) > 1
@@ -174,7 +184,7 @@ def signals(
     if probe is not None and probe.status is not None and 200 <= probe.status < 300 and not is_root(cited_url):
         if probe.final_url == final_url:
             fired.append("probe_same_url")
-        elif page is not None and probe.meaning is not None and page.kind == probe.meaning.kind:
+        elif page is not None and probe.meaning is not None and page.kind == probe.meaning.kind and probe.rendered == rendered:
             if page.kind == "bytes":
                 alike = page.fingerprint == probe.meaning.fingerprint
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -24,8 +25,13 @@ def metadata_record(
     error: str | None,
     concurrent_to: str | None,
     certificate: Certificate | None = None,
+    render: tuple[str, str | None] | None = None,
+    refused: Sequence[tuple[str, str]] = (),
 ) -> WarcRecord:
     """A record of ``application/warc-fields``.
+
+    ``render`` is a rendered capture's outcome and error kind; ``refused`` the requests its
+    page made that evidence did not (URL, reason: ``private_address``, ``scheme``...).
 
     Its target URI is its own (``urn:evidence:capture:RUN:URL``), not the page's: replay
     tools index records by target URI, and one that shares the page's URI can be served
@@ -46,6 +52,11 @@ def metadata_record(
         fields.append(("final-url", final_url))
     if error:
         fields.append(("error", error))
+    if render is not None:
+        outcome, error_kind = render
+        fields.append(("render", f"{outcome} ({error_kind})" if error_kind else outcome))
+    for url, reason in refused:
+        fields.append(("browser-refused", f"{reason} {url}"))
     if certificate is not None:
         fields += [
             ("tls-certificate-sha256", certificate.sha256),

@@ -66,3 +66,20 @@ def load_snapshot(archive_dir: Path, capture: Located, *, decode: bool = True) -
             raise ArchiveError(f"cannot undo the content coding of {record.where}: {exc}; use --raw") from exc
         content_encoding = None
     return Snapshot(record=record, body=body, content_type=content_type, content_encoding=content_encoding)
+
+
+def load_resource(archive_dir: Path, filename: str, offset: int, kind: str) -> bytes:
+    """The block of a rendered capture's ``resource`` record (``kind``: ``dom``, ``text``,
+    ``screenshot``): the bytes exactly as archived, after its block digest is checked.
+
+    The record's type and ``urn:<kind>:`` target are checked too: a database row pointing at
+    another record must not pass that record's bytes off as the page's DOM or picture.
+    """
+    record = read_record(archive_dir, filename, offset)
+    target = record.header("WARC-Target-URI") or ""
+    if record.header("WARC-Type") != "resource" or not target.startswith(f"urn:{kind}:"):
+        raise ArchiveError(
+            f"record {record.where} is not the urn:{kind}: resource record the database names "
+            f"({record.header('WARC-Type')} {target})"
+        )
+    return record.block

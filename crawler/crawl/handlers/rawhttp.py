@@ -11,6 +11,8 @@ What it does besides the exchange itself:
 - connections are kept per origin and local address (up to CONCURRENT_REQUESTS_PER_DOMAIN
   idle ones each, EVIDENCE_CONNECTION_POOLS origins, the least recently used dropped first);
 - without a proxy, every connection goes to an address checked by the address guard;
+  a rendered page's request (``PAGE_ORIGIN_META_KEY``) to another origin than the page's
+  is checked even with EVIDENCE_ALLOW_PRIVATE: a script must not widen what the operator allowed;
 - a connection leaves from DOWNLOAD_BIND_ADDRESS, or the request's ``bindaddress`` meta
   (the address only: a fixed local port would allow one connection at a time);
 - EVIDENCE_DOWNLOAD_DEADLINE bounds the whole exchange, DOWNLOAD_TIMEOUT each wait;
@@ -73,6 +75,20 @@ logger = logging.getLogger(__name__)
 WIRE_META_KEY = "evidence_wire"
 #: A download that never waits for a large-body slot (see ``_read_response``).
 UNGATED_META_KEY = "evidence_ungated"
+#: On a rendered page's requests: the page's origin (``origin_of``). Private addresses are
+#: reached only on it, whatever EVIDENCE_ALLOW_PRIVATE says for other requests.
+PAGE_ORIGIN_META_KEY = "evidence_page_origin"
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of ``url``, the port always written."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    except ValueError:
+        port = 0
+    return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 @dataclass(frozen=True)
@@ -230,12 +246,16 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
             self._bind_host if bind is None else self._bind_host_of(bind, "The 'bindaddress' request meta key"),
         )
         data, wire_headers, target, sent_head = _request_bytes(request, parts, origin)
+        page_origin = request.meta.get(PAGE_ORIGIN_META_KEY)
+        # A pooled connection may have been made to a private address the operator allowed
+        # for a cited URL: a guarded request gets a connection of its own, checked.
+        guarded = not self._allow_private or (page_origin is not None and origin_of(request.url) != page_origin)
         start = time.monotonic()
         while True:
-            connection = self._take(origin)
+            connection = self._take(origin) if not (guarded and self._allow_private) else None
             reused = connection is not None
             if connection is None:
-                connection = await self._connect(origin, request, timeout)
+                connection = await self._connect(origin, request, timeout, guarded=guarded)
             connection.busy = True
             try:
                 connection.send(data)
@@ -427,7 +447,7 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
         if self._idle:
             self._sweeper = loop.call_later(_IDLE_EXPIRY, self._sweep)
 
-    async def _connect(self, origin: Origin, request: Request, timeout: float) -> Connection:
+    async def _connect(self, origin: Origin, request: Request, timeout: float, *, guarded: bool = True) -> Connection:
         scheme, host, port, proxy, bind_host = origin
         local_addr = (bind_host, 0) if bind_host is not None else None
         loop = asyncio.get_running_loop()
@@ -439,7 +459,7 @@ class RawHttpDownloadHandler(BaseDownloadHandler):
                     # Behind a proxy the proxy resolves names: the operator chose it, and
                     # only it is connected to. Otherwise every connection goes through the
                     # address guard.
-                    address = host if self._allow_private else await public_address(host, port)
+                    address = await public_address(host, port) if guarded else host
                     await loop.create_connection(
                         lambda: connection, address, port, ssl=tls,
                         server_hostname=host if tls is not None else None, local_addr=local_addr,
