@@ -158,6 +158,14 @@ def test_the_rendered_text_and_the_database_point_at_the_records(crawled: tuple[
     # The soft-404 probe of a rendered page was rendered too (it got the app's own 404).
     probes = rows(workspace, "SELECT p.render, p.url FROM probes p JOIN captures c ON c.probe_id = p.id WHERE c.id = ?", capture["id"])
     assert probes and probes[0][0] == "rendered" and "/app/" in probes[0][1]
+    # ... and what the browser showed of it is archived as a page's is, its rows with the probe.
+    probe_url = probes[0][1]
+    (probe_text,) = [r for r in records if r.uri == f"urn:text:{probe_url}"]
+    assert "Página no encontrada" in probe_text.body.decode("utf-8")
+    query = "SELECT r.target_uri FROM records r JOIN probes p ON r.probe_id = p.id WHERE p.url = ? AND r.record_type = 'resource'"
+    assert sorted(uri for (uri,) in rows(workspace, query, probe_url)) == sorted(
+        f"{prefix}{probe_url}" for prefix in ("urn:dom:", "urn:screenshot:", "urn:text:")
+    )
 
 
 @needs_chromium

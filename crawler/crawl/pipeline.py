@@ -415,15 +415,24 @@ class EvidencePipeline:
         )
 
     def _write_rendered(self, item: CaptureItem, capture: Capture, position: int) -> list[RecordRow]:
-        """The rendered page's records: its ``resource`` records (screenshot, DOM, text; see
-        crawler/warc/rendered.py) and its requests' exchanges, archived by the recorder as
-        they were made; the capture's ``render`` columns. Returns their rows."""
+        """The rendered page's records (``_rendered_rows``) and the capture's ``render`` columns."""
         rendered = item.rendered
         assert rendered is not None
         capture.render = rendered.outcome
         capture.render_error = rendered.error_kind
-        last = item.hops[-1] if item.hops else None
-        records = rendered_records(item.url if last is None else last.url, rendered, rendered.started,
+        rows, dom = self._rendered_rows(item, position)
+        if dom is not None:
+            capture.dom_filename, capture.dom_offset = dom
+        return rows
+
+    def _rendered_rows(self, fetched: Fetched, position: int) -> tuple[list[RecordRow], tuple[str, int] | None]:
+        """A rendered page's records: its ``resource`` records (screenshot, DOM, text; see
+        crawler/warc/rendered.py), written now, and its requests' exchanges, archived by the
+        recorder as they were made. Returns their rows and where the DOM record is."""
+        rendered = fetched.rendered
+        assert rendered is not None
+        last = fetched.hops[-1] if fetched.hops else None
+        records = rendered_records(fetched.url if last is None else last.url, rendered, rendered.started,
                                    last.response.record_id if last else None)
         try:
             written = self.store.write(records) if records else []
@@ -431,17 +440,18 @@ class EvidencePipeline:
             stop_for_archive_failure(self.crawler, exc)
             raise DropItem(str(exc)) from exc
         rows: list[RecordRow] = []
+        dom: tuple[str, int] | None = None
         date = _naive(rendered.started)
         for record, where in zip(records, written, strict=True):
             if record.target_uri and record.target_uri.startswith("urn:dom:"):
-                capture.dom_filename, capture.dom_offset = where.filename, where.offset
+                dom = (where.filename, where.offset)
             rows.append(_row(
                 position=position + len(rows), record_type="resource", record_id=where.record_id,
                 target_uri=record.target_uri or "", date=date, content_type=record.content_type,
                 payload_digest=record.payload_digest, filename=where.filename, offset=where.offset, length=where.length,
             ))
         rows.extend(record_rows(rendered.resources, start=position + len(rows)))
-        return rows
+        return rows, dom
 
     def _probe_answer(self, session: Session, fetched: Fetched | None) -> ProbeAnswer | None:
         if fetched is None:
@@ -464,9 +474,12 @@ class EvidencePipeline:
                 error_kind=fetched.error_kind,
                 render=fetched.rendered.outcome if fetched.rendered is not None else None,
             )
-            hops = [*fetched.hops, *(fetched.rendered.resources if fetched.rendered is not None else [])]
-            row.records = [Record(**record) for record in record_rows(hops)]
-            row.render = fetched.rendered.outcome if fetched.rendered is not None else None
+            rows = record_rows(fetched.hops)
+            if fetched.rendered is not None:
+                # What the browser showed of the probe is archived as a page's is: the soft-404
+                # signals compare the page with it, and the WARC alone should tell why.
+                rows += self._rendered_rows(fetched, len(rows))[0]
+            row.records = [Record(**record) for record in rows]
             self._new_probes.append(row)
             answer = ProbeAnswer(fetched.url, row.http_status, row.final_url, page, rendered=dom is not None)
             self._probes[fetched.url] = (row, answer)
