@@ -449,3 +449,42 @@ def test_show_screenshot_writes_the_archived_png_byte_for_byte(crawled) -> None:
     assert missing.returncode == 2 and not plain.exists()
     assert len(missing.stderr.strip().splitlines()) == 1 and "no screenshot" in missing.stderr
     assert workspace.run("show", url, "--screenshot", "--raw").returncode == 2
+
+
+@needs_chromium
+def test_a_rendered_capture_is_not_compared_with_an_unrendered_memento(tmp_path: Path) -> None:
+    """Drift since citation: the web archive holds the shell as served, never rendered. The
+    shell is byte-identical today, so a comparison of bytes (``--browser never``) says
+    ``same`` whatever the application shows; a rendered capture has no equal terms with the
+    memento, and says ``unknown`` rather than a ``same`` it cannot know."""
+    import subprocess
+    import urllib.request
+
+    from tests.tools import Wayback, tool
+    from tests.webarchive import Capture as Memento, write_warc
+
+    with JsSite() as site:
+        with urllib.request.urlopen(site.url("/app/informe")) as answer:
+            shell = answer.read()
+        folder = tmp_path / "pywb"
+        folder.mkdir()
+        memento = Memento("/app/informe", datetime(2017, 5, 2, 10, 0, tzinfo=timezone.utc), 200, shell)
+        write_warc(folder / "app-2017.warc.gz", site.url(""), (memento,))
+        for args in (["init", "web"], ["add", "web", str(folder / "app-2017.warc.gz")]):
+            subprocess.run([tool("wb-manager"), *args], cwd=folder, check=True, capture_output=True)
+        with Wayback(folder) as wayback:
+            archives = f"http://127.0.0.1:{wayback.port}/web/"
+            seen = {}
+            for mode in ("never", "always"):
+                workspace = Workspace(tmp_path / mode)
+                workspace.path.mkdir()
+                doc = workspace.path / "informe.md"
+                doc.write_text(f"Informe[^1].\n\n[^1]: {site.url('/app/informe')} (consultado el 3 de mayo de 2017)\n",
+                               encoding="utf-8")
+                crawled = workspace.crawl(str(doc), "--browser", mode, env=workspace.env(EVIDENCE_ARCHIVES=archives))
+                assert crawled.returncode == 0, crawled.stderr
+                listed = workspace.run("status", "--json")
+                (row,) = json.loads(listed.stdout)
+                assert row["memento_url"], row
+                seen[mode] = row["since_citation"]
+    assert seen == {"never": "same", "always": "unknown"}
