@@ -345,15 +345,19 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspac
         site.pages[REPORT]["paragraphs"] = ["The ministry withdrew the water quality data in March."]  # type: ignore[index]
         del site.pages[POZOS]
         into_next_second()
+        site.log.clear()
         second = workspace.crawl("--browser", "auto")
         assert second.returncode == 1, second.stderr[-3000:]
         runs.append({url: _latest(workspace, url) for url in urls})
         runs[1]["pin"] = json.loads(workspace.run("pins", site.url(INFORME_PATH), "--json").stdout)
+        runs[1]["shell requests"] = [headers for method, path, headers, _ in site.log if path == INFORME_PATH]
 
         into_next_second()
+        site.log.clear()
         third = workspace.crawl("--browser", "never")
         assert third.returncode in (0, 1), third.stderr[-3000:]
         runs.append({url: _latest(workspace, url) for url in urls})
+        runs[2]["shell requests"] = [headers for method, path, headers, _ in site.log if path == INFORME_PATH]
         yield workspace, site, runs
 
 
@@ -488,3 +492,15 @@ def test_a_rendered_capture_is_not_compared_with_an_unrendered_memento(tmp_path:
                 assert row["memento_url"], row
                 seen[mode] = row["since_citation"]
     assert seen == {"never": "same", "always": "unknown"}
+
+
+@needs_chromium
+def test_a_page_rendered_last_time_is_fetched_whole_not_answered_304(crawled) -> None:
+    """The shell has an ETag and answers 304 to it: a conditional request would get no
+    document to render, while the page the shell builds changed (see the second run)."""
+    _, _, runs = crawled
+    (rendered,) = runs[1]["shell requests"]
+    assert "If-None-Match" not in rendered
+    # Not rendered, the page is re-checked with the validator as any other.
+    (plain,) = runs[2]["shell requests"]
+    assert plain.get("If-None-Match", "").startswith('"')

@@ -83,9 +83,12 @@ class CitationSpider(scrapy.Spider):
         known_digests: dict[str, str] | None = None,
         originals: dict[str, Original] | None = None,
         lookups: Iterable[LookupTask] = (),
+        rendered: Iterable[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        #: URLs whose last capture was rendered in the browser (``crawler.runs.lifecycle.rendered_before``)
+        self.rendered_before = frozenset(rendered)
         #: web archive lookups owed (``crawler.store.mementos.due_lookups``); none in frontier workers
         self.lookup_tasks = list(lookups)
         self.targets = by_host_in_turn(dict.fromkeys(targets))
@@ -157,7 +160,8 @@ class CitationSpider(scrapy.Spider):
         # through its redirects and retries, so no capture depends on which page of
         # the same site happened to be fetched before it.
         meta: dict[str, Any] = {TARGET_META_KEY: url, "cookiejar": url}
-        headers = self._validators(url) if self.settings.getbool("EVIDENCE_CONDITIONAL_REQUESTS") else {}
+        conditional = self.settings.getbool("EVIDENCE_CONDITIONAL_REQUESTS") and not self._renders_again(url)
+        headers = self._validators(url) if conditional else {}
         if headers:
             meta[CONDITIONAL_META_KEY] = True
         return scrapy.Request(
@@ -169,6 +173,12 @@ class CitationSpider(scrapy.Spider):
             dont_filter=True,
             meta=meta,
         )
+
+    def _renders_again(self, url: str) -> bool:
+        """Whether the page will be rendered whatever its HTML: then it is fetched whole. An
+        application's shell answers 304 night after night while the page it builds changes,
+        and a 304 has no document to render."""
+        return self.renderer is not None and (self.browser_mode == "always" or url in self.rendered_before)
 
     def _validators(self, url: str) -> dict[str, str]:
         """Conditional-request headers from the URL's last archived response, if it had any."""
@@ -252,10 +262,6 @@ class CitationSpider(scrapy.Spider):
     def _wants_probe(self, item: CaptureItem, response: Response) -> bool:
         if response.status != 200 or not item.hops or item.hops[-1].truncated:
             return False
-        if item.rendered is not None:
-            # A shell's bytes stay the same while the page it builds changes: they say
-            # nothing of what the probe would show now.
-            return True
         if item.rendered is not None:
             # A rendered page is judged on what its script built, which a shell byte-identical
             # to last time does not vouch for: its probe is made (and rendered) every run.

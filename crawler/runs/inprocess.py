@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from crawler.crawl.compat import offline_public_suffixes
 from crawler.crawl.spider import CitationSpider
 from crawler.runs.gctuning import crawl_pace
-from crawler.runs.lifecycle import known_digests, originals
+from crawler.runs.lifecycle import known_digests, originals, rendered_before
 from crawler.store.mementos import LookupTask, archives_from, due_lookups
 from crawler.warc.runstore import FATAL_STAT
 
@@ -47,6 +47,7 @@ def crawl_here(
     tune_logging_on_start(crawler)
     process.crawl(
         crawler, targets=urls, known_digests=known_digests(sessions, urls), originals=originals(sessions), lookups=lookups,
+        rendered=rendered_before(sessions, urls),
     )
     if before_start is not None:
         before_start(process)

@@ -380,6 +380,20 @@ def known_digests(sessions: sessionmaker[Session], urls: list[str]) -> dict[str,
     return {url: digest for url, digest in known.items() if url in wanted}
 
 
+def rendered_before(sessions: sessionmaker[Session], urls: list[str]) -> set[str]:
+    """The URLs among ``urls`` whose last capture judged present was rendered in the browser."""
+    latest = (
+        select(func.max(Capture.id)).where(Capture.state.in_(("ok", "changed"))).group_by(Capture.target_id)
+    )
+    with sessions() as session:
+        rows = session.connection().execute(
+            select(Target.url).join(Capture, Capture.target_id == Target.id)
+            .where(Capture.id.in_(latest), Capture.dom_filename.is_not(None))
+        )
+        wanted = set(urls)
+        return {url for (url,) in rows if url in wanted}
+
+
 def originals(sessions: sessionmaker[Session]) -> dict[str, Original]:
     """Per URL, the last archived complete 200 response: what revisits refer to and where
     conditional requests take their validators from."""

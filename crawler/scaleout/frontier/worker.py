@@ -179,7 +179,7 @@ def run_worker(
     # What a worker starts with is what a local crawl starts with.
     from crawler.runs.inprocess import tune_logging_on_start
     from crawler.crawl.compat import offline_public_suffixes
-    from crawler.runs.lifecycle import build_settings, close_dead_files, known_digests, originals
+    from crawler.runs.lifecycle import build_settings, close_dead_files, known_digests, originals, rendered_before
 
     require_server(db)
     client = connect(frontier_url)
@@ -236,7 +236,8 @@ def run_worker(
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(FrontierSpider)
     tune_logging_on_start(crawler)
-    process.crawl(crawler, targets=urls, known_digests=known_digests(sessions, urls), originals=originals(sessions))
+    process.crawl(crawler, targets=urls, known_digests=known_digests(sessions, urls), originals=originals(sessions),
+                  rendered=rendered_before(sessions, urls))
     with crawl_pace():
         process.start()
     stats = crawler.stats
