@@ -504,3 +504,31 @@ def test_a_page_rendered_last_time_is_fetched_whole_not_answered_304(crawled) ->
     # Not rendered, the page is re-checked with the validator as any other.
     (plain,) = runs[2]["shell requests"]
     assert plain.get("If-None-Match", "").startswith('"')
+
+
+@needs_chromium
+def test_a_shell_answered_304_is_rendered_from_its_archived_original(tmp_path: Path) -> None:
+    """The first run could not render (no browser then); the second asks with the shell's
+    validator, gets 304, and renders the original the 304 vouches for, read back from the
+    archive: no byte of the shell fetched again, the page it builds captured all the same."""
+    workspace = Workspace(tmp_path)
+    with JsSite() as site:
+        url = site.url(INFORME_PATH)
+        doc = workspace.path / "informe.md"
+        doc.write_text(f"1. Véase {url}\n", encoding="utf-8")
+        first = workspace.crawl(str(doc), "--browser", "never")
+        assert first.returncode == 0, first.stderr[-2000:]
+        into_next_second()
+        site.log.clear()
+        second = workspace.crawl("--browser", "auto")
+        assert second.returncode == 0, second.stderr[-2000:]
+        (shell,) = [headers for method, path, headers, _ in site.log if path == INFORME_PATH]
+        assert shell.get("If-None-Match", "").startswith('"')
+        assert site.hits["/static/app.js"] >= 1  # the page and its rendered probe
+    latest = _latest(workspace, url)
+    assert (latest["http_status"], latest["render"], latest["state"]) == (304, "rendered", "ok")
+    assert "render_started" in latest["signals"]
+    (picture,) = _screenshots(workspace.archive)[url]
+    assert picture[1].startswith(b"\x89PNG\r\n\x1a\n")
+    shown = workspace.run("diff", url)
+    assert shown.returncode == 0, shown.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from pathlib import Path
 from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -40,7 +41,9 @@ from crawler.warc.recorder import (
     MAX_BODY_META_KEY,
     Hop,
 )
+from crawler.exceptions import ArchiveError
 from crawler.warc.dedup import Original
+from crawler.warc.reader import read_record
 from crawler.store.mementos import LookupTask, archives_from
 from crawler.crawl.lookups import Lookups, MementoItem
 from crawler.verdicts.soft404 import is_root, probe_key, probe_url
@@ -218,30 +221,55 @@ class CitationSpider(scrapy.Spider):
             body=response.body,
             content_encoding=_header(response, b"Content-Encoding"),
         )
-        if self._wants_render(item, response):
-            item.rendered = await self._render(response)
+        document = self._document_of(item, response)
+        if document is not None and self._wants_render(item, document):
+            item.rendered = await self._render(response.url, document)
         if self.settings.getbool("EVIDENCE_PROBE_ENABLED") and self._wants_probe(item, response):
             item.probe = await self._probe(response.url, rendered=item.rendered is not None)
         yield item
 
-    def _wants_render(self, item: Fetched, response: Response) -> bool:
-        """Whether the page is rendered in the browser: an HTML 2xx answer, under ``always``,
-        or under ``auto`` when its HTML looks built by script (crawler/browser/detect.py)."""
-        if self.renderer is None or not 200 <= response.status < 300 or not item.hops or item.hops[-1].truncated:
-            return False
-        content_type = (item.hops[-1].content_type or "").split(";")[0].strip().lower()
-        if content_type not in ("text/html", "application/xhtml+xml"):
-            return False
-        return self.browser_mode == "always" or looks_script_built(item.body, item.content_encoding)
+    def _document_of(self, item: Fetched, response: Response) -> Answer | None:
+        """The page as the browser would be handed it, if it may be rendered: an HTML 2xx
+        answer, or a 304 to our conditional request, which says the page is the archived
+        original (read back from the archive: an application's shell that answers 304 every
+        night still builds a page that may have changed)."""
+        if self.renderer is None or not item.hops or item.hops[-1].truncated:
+            return None
+        last = item.hops[-1]
+        limit = self.settings.getint("EVIDENCE_MAX_BODY_SIZE")
+        if 200 <= response.status < 300:
+            content_type = last.content_type
+            document = _document(response, limit)
+        elif response.status == 304 and last.record_type == "revisit" and last.payload_at is not None:
+            try:
+                original = read_record(self.archive_dir, *last.payload_at)
+            except ArchiveError as exc:
+                self.logger.warning("%s: cannot read back the original its 304 vouches for, not rendered: %s", item.url, exc)
+                return None
+            content_type = original.http_header("Content-Type")
+            document = _decoded(200, original.http_headers(), original.http_body, original.http_header("Content-Encoding"), limit)
+        else:
+            return None
+        if (content_type or "").split(";")[0].strip().lower() not in ("text/html", "application/xhtml+xml"):
+            return None
+        return document
 
-    async def _render(self, response: Response) -> Rendered:
-        """The page in the browser, its main document being ``response`` (fetched already)."""
+    def _wants_render(self, item: Fetched, document: Answer) -> bool:
+        """Whether the page is rendered in the browser: under ``always``, or under ``auto``
+        when its HTML looks built by script (crawler/browser/detect.py)."""
+        return self.browser_mode == "always" or looks_script_built(document.body)
+
+    @functools.cached_property
+    def archive_dir(self) -> Path:
+        return Path(self.settings.get("EVIDENCE_ARCHIVE_DIR"))
+
+    async def _render(self, url: str, document: Answer) -> Rendered:
+        """The page in the browser, its main document being ``document`` (fetched already)."""
         assert self.renderer is not None
-        document = _document(response, self.settings.getint("EVIDENCE_MAX_BODY_SIZE"))
-        rendered = await self.renderer.render(response.url, document, EngineFetcher(self.crawler, response.url))
+        rendered = await self.renderer.render(url, document, EngineFetcher(self.crawler, url))
         self.crawler.stats.inc_value(f"evidence/browser/{rendered.outcome}")
         if rendered.error_kind:
-            self.logger.warning("render of %s failed (%s): %s", response.url, rendered.error_kind, rendered.error)
+            self.logger.warning("render of %s failed (%s): %s", url, rendered.error_kind, rendered.error)
         return rendered
 
     def failed(self, failure: Failure) -> Iterable[CaptureItem]:
@@ -260,12 +288,14 @@ class CitationSpider(scrapy.Spider):
         )
 
     def _wants_probe(self, item: CaptureItem, response: Response) -> bool:
-        if response.status != 200 or not item.hops or item.hops[-1].truncated:
+        if not item.hops or item.hops[-1].truncated:
             return False
-        if item.rendered is not None:
+        if item.rendered is not None and response.status in (200, 304):
             # A rendered page is judged on what its script built, which a shell byte-identical
             # to last time does not vouch for: its probe is made (and rendered) every run.
             return True
+        if response.status != 200:
+            return False
         # Byte-identical to a capture already judged present: the probe would say what it said then.
         return self.known_digests.get(item.url) != item.hops[-1].payload_digest
 
@@ -322,15 +352,12 @@ class CitationSpider(scrapy.Spider):
             body=response.body,
             content_encoding=_header(response, b"Content-Encoding"),
         )
-        if render and self.renderer is not None and self._is_html_page(fetched, response):
-            fetched.rendered = await self._render(response)
+        if render and 200 <= response.status < 300:
+            # A probe answers 2xx or not, with no conditional request: its own answer or nothing.
+            document = self._document_of(fetched, response)
+            if document is not None:
+                fetched.rendered = await self._render(response.url, document)
         return fetched
-
-    def _is_html_page(self, fetched: Fetched, response: Response) -> bool:
-        if not 200 <= response.status < 300 or not fetched.hops or fetched.hops[-1].truncated:
-            return False
-        content_type = (fetched.hops[-1].content_type or "").split(";")[0].strip().lower()
-        return content_type in ("text/html", "application/xhtml+xml")
 
     async def fetch_again(self, url: str) -> Fetched:
         """The cited URL once more, seconds after its capture: what differs between the
@@ -366,13 +393,17 @@ def by_host_in_turn(urls: Iterable[str]) -> list[str]:
 def _document(response: Response, limit: int) -> Answer:
     """The page's response as the browser is handed it: decoded, every header kept but
     the coding undone."""
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, values in response.headers.items() for value in values]
+    return _decoded(response.status, headers, response.body, _header(response, b"Content-Encoding"), limit)
+
+
+def _decoded(status: int, headers: list[tuple[str, str]], body: bytes, coding: str | None, limit: int) -> Answer:
     from crawler.verdicts.decoding import inflate
 
-    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, values in response.headers.items() for value in values]
-    inflated = inflate(response.body, _header(response, b"Content-Encoding"), limit or (1 << 31))
+    inflated = inflate(body, coding, limit or (1 << 31))
     if inflated.unknown or inflated.over_limit:
-        return Answer(response.status, headers, response.body)
-    return Answer(response.status, [(n, v) for n, v in headers if n.lower() != "content-encoding"], inflated.data)
+        return Answer(status, headers, body)
+    return Answer(status, [(n, v) for n, v in headers if n.lower() != "content-encoding"], inflated.data)
 
 
 def _header(response: Response, name: bytes) -> str | None:
