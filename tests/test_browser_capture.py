@@ -370,3 +370,23 @@ def test_auto_reads_a_gzipped_shell() -> None:
     import gzip
 
     assert looks_script_built(gzip.compress(CRA), "gzip")
+
+
+@needs_chromium
+@pytest.mark.parametrize(("setting", "reason"), [
+    ("EVIDENCE_BROWSER_PAGES=1", "EVIDENCE_BROWSER_PAGES=1"),
+    # No Chromium runs in 64 MB: past the first page, every page gets a fresh browser.
+    ("EVIDENCE_BROWSER_MEMORY_MB=64", "more than EVIDENCE_BROWSER_MEMORY_MB=64"),
+])
+def test_the_browser_is_restarted_past_its_page_count_or_memory(workspace: Workspace, setting: str, reason: str) -> None:
+    with JsSite() as site:
+        urls = [site.url(path) for path in ("/app/informe", "/app/compromisos/agua", "/rich/")]
+        result = workspace.crawl(
+            document(workspace, urls), "--browser", "always", "-v",
+            "-s", setting, "-s", "EVIDENCE_PROBE_ENABLED=0", "-s", "EVIDENCE_BROWSER_CONCURRENCY=1",
+        )
+        assert result.returncode in (0, 1), result.stderr[-3000:]
+    restarts = [line for line in result.stderr.splitlines() if "restarting the browser after 1 pages" in line]
+    assert len(restarts) == 2 and all(reason in line for line in restarts), result.stderr[-3000:]
+    for url in urls:
+        assert capture_of(workspace, url)["render"] == "rendered"

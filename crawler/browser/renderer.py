@@ -187,10 +187,16 @@ class BrowserRenderer:
     async def _browser(self) -> _Live:
         async with self._launching:
             live = self._live
-            if live is not None and (
-                live.crashed or not live.browser.is_connected() or live.pages >= self.pages or self._over_memory()
-            ):
-                logger.info("restarting the browser after %d pages", live.pages)
+            why = None
+            if live is not None:
+                if live.crashed or not live.browser.is_connected():
+                    why = "it died"
+                elif live.pages >= self.pages:
+                    why = f"EVIDENCE_BROWSER_PAGES={self.pages}"
+                elif self._over_memory():
+                    why = f"its processes hold more than EVIDENCE_BROWSER_MEMORY_MB={self.memory_mb}"
+            if live is not None and why is not None:
+                logger.info("restarting the browser after %d pages: %s", live.pages, why)
                 self._retire(live)
                 live = None
             if live is None:
