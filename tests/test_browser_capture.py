@@ -390,3 +390,23 @@ def test_the_browser_is_restarted_past_its_page_count_or_memory(workspace: Works
     assert len(restarts) == 2 and all(reason in line for line in restarts), result.stderr[-3000:]
     for url in urls:
         assert capture_of(workspace, url)["render"] == "rendered"
+
+
+@needs_chromium
+def test_a_rendered_pages_requests_go_before_the_pages_queued_for_its_host(workspace: Workspace) -> None:
+    """One host, one request at a time, 0.2 s apart, thirty pages queued behind the app:
+    the render's script and JSON are the host's next requests, not the last ones, so the
+    page does not hold its render slot for the whole queue (the host's pace is unchanged)."""
+    with JsSite() as site:
+        plain = [site.url(f"/plain/?i={i}") for i in range(30)]
+        result = workspace.crawl(
+            document(workspace, [site.url("/app/informe"), *plain]), "--browser", "auto",
+            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", "DOWNLOAD_DELAY=0.2", "-s", "AUTOTHROTTLE_ENABLED=0",
+            "-s", "EVIDENCE_PROBE_ENABLED=0", "-s", "EVIDENCE_NOISE_REFETCH=0",
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        order = [path.split("?")[0] for _, path, _, _ in site.log]
+    assert capture_of(workspace, site.url("/app/informe"))["render"] == "rendered"
+    before_script = order[:order.index("/static/app.js")].count("/plain/")
+    before_data = order[:order.index("/api/page")].count("/plain/")
+    assert before_script <= 8 and before_data <= 12, order

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import scrapy
 
 from crawler.browser.renderer import Answer, FetchFailed, Refusal
+from crawler.crawl.downloader import URGENT_META_KEY
 from crawler.crawl.failures import classify
 from crawler.crawl.handlers.rawhttp import PAGE_ORIGIN_META_KEY, UNGATED_META_KEY, origin_of
 from crawler.verdicts.decoding import inflate
@@ -73,6 +74,8 @@ class EngineFetcher:
                 PAGE_ORIGIN_META_KEY: self.origin, RENDERED_FOR_META_KEY: self.page_url,
                 # The page awaiting this may hold a large-body slot itself (as a probe does).
                 UNGATED_META_KEY: True,
+                # Before the pages queued for the same host: the render waits for it.
+                URGENT_META_KEY: True,
             },
         )
         engine = self.crawler.engine

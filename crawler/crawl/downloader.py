@@ -44,21 +44,36 @@ class _Count:
         self.n = 0
 
 
+#: A request that goes before the other requests waiting for its host (still after its
+#: host's delay and within its concurrency): the resources of a page being rendered, which
+#: holds its render slot until they come, would otherwise wait behind every page fetched
+#: ahead of it for the same host (crawler/browser/routing.py).
+URGENT_META_KEY = "evidence_urgent"
+
+
 class _CountedQueue(deque[Any]):
     """A host's queue that keeps the downloader's count of waiting requests: Scrapy only
-    appends to a slot's queue and pops from its left."""
+    appends to a slot's queue (``(request, deferred)``) and pops from its left. Urgent
+    requests (``URGENT_META_KEY``) queue ahead of the others, in their own order."""
 
     def __init__(self, count: _Count) -> None:
         super().__init__()
         self._count = count
+        self._urgent = 0
 
     def append(self, item: Any) -> None:
-        super().append(item)
+        if item[0].meta.get(URGENT_META_KEY):
+            self.insert(self._urgent, item)
+            self._urgent += 1
+        else:
+            super().append(item)
         self._count.n += 1
 
     def popleft(self) -> Any:
         item = super().popleft()
         self._count.n -= 1
+        if self._urgent:
+            self._urgent -= 1
         return item
 
 
