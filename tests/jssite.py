@@ -194,6 +194,8 @@ class JsSite:
             },
         }
         self.hits: Counter[str] = Counter()
+        #: per path of /api/page, how many times it was answered (for a page's "rotating" notice)
+        self.served: Counter[str] = Counter()
         #: every request's (method, path with query, headers, body), in arrival order
         self.log: list[tuple[str, str, dict[str, str], bytes]] = []
         self.other_hits: Counter[str] = Counter()
@@ -286,6 +288,14 @@ class JsSite:
             wanted = query.get("path", [""])[0]
             page = self.pages.get(wanted)
             payload = {"found": True, **page} if page is not None else {"found": False, "error": "not found"}
+            if page is not None and page.get("rotating"):
+                # A notice the application changes on every request (today's tip, a promo).
+                with self._lock:
+                    self.served[wanted] += 1
+                    turn = self.served[wanted]
+                rotating = list(page["rotating"])  # type: ignore[arg-type]
+                payload["paragraphs"] = [*payload["paragraphs"], rotating[turn % len(rotating)]]  # type: ignore[list-item]
+                del payload["rotating"]
             h.send(200, json.dumps(payload, ensure_ascii=False).encode(), "application/json; charset=utf-8")
         elif path == "/api/poll":
             h.send(200, str(time.time()).encode(), "text/plain")

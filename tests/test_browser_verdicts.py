@@ -183,10 +183,14 @@ def test_a_capped_render_is_judged_on_its_dom(judge) -> None:
     assert judged.fingerprint == meaning(INFORME, DOM_TYPE, None, WHEN).fingerprint and "render_failed" not in judged.signals
 
 
-def test_a_rendered_page_is_not_fetched_twice_to_learn_noise(judge) -> None:
+def test_a_rendered_page_whose_text_differs_is_rendered_again_to_learn_its_noise(judge) -> None:
     after = dom("Informe 2025", "Se construyeron 10 pozos en 2025.")
-    assert judge.worth_a_second_fetch(capture(SHELL, after), history(good(SHELL, INFORME))) is None
-    # An unrendered page that differs still is (the rule the rendered one is exempt from).
+    assert judge.worth_a_second_fetch(capture(SHELL, after), history(good(SHELL, INFORME))) is not None
+    # The same rendered text: no second render.
+    assert judge.worth_a_second_fetch(capture(SHELL, INFORME), history(good(SHELL, INFORME))) is None
+    # The last good capture was not rendered: the two are not alike, nothing to learn from.
+    assert judge.worth_a_second_fetch(capture(SHELL, after), history(good(SHELL))) is None
+    # An unrendered page that differs is fetched again, as before.
     plain = b"<html><body><main><p>Texto %d.</p></main></body></html>"
     assert judge.worth_a_second_fetch(capture(plain % 2), history(good(plain % 1))) is not None
 
@@ -437,9 +441,11 @@ def test_show_screenshot_writes_the_archived_png_byte_for_byte(crawled) -> None:
     workspace, site, runs = crawled
     url = site.url(INFORME_PATH)
     archived = _screenshots(workspace.archive)[url]
-    assert len(archived) == 2 and archived[0][1] != archived[1][1]
+    # The first run's, the second's, and the second run's second render (its text had
+    # changed, so it was rendered once more to learn its noise).
+    assert len(archived) == 3 and archived[0][1] != archived[1][1]
     shot = workspace.path / "shot.png"
-    # The latest rendered capture's (the third run rendered nothing).
+    # The latest rendered capture's own (the third run rendered nothing).
     done = workspace.run("show", url, "--screenshot", "-o", str(shot))
     assert done.returncode == 0, done.stderr
     assert shot.read_bytes() == archived[1][1] and shot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -499,8 +505,8 @@ def test_a_page_rendered_last_time_is_fetched_whole_not_answered_304(crawled) ->
     """The shell has an ETag and answers 304 to it: a conditional request would get no
     document to render, while the page the shell builds changed (see the second run)."""
     _, _, runs = crawled
-    (rendered,) = runs[1]["shell requests"]
-    assert "If-None-Match" not in rendered
+    # (the second night's text changed, so the page was rendered once more: two requests)
+    assert runs[1]["shell requests"] and all("If-None-Match" not in headers for headers in runs[1]["shell requests"])
     # Not rendered, the page is re-checked with the validator as any other.
     (plain,) = runs[2]["shell requests"]
     assert plain.get("If-None-Match", "").startswith('"')
@@ -532,3 +538,41 @@ def test_a_shell_answered_304_is_rendered_from_its_archived_original(tmp_path: P
     assert picture[1].startswith(b"\x89PNG\r\n\x1a\n")
     shown = workspace.run("diff", url)
     assert shown.returncode == 0, shown.stderr
+
+
+@needs_chromium
+def test_a_rotating_notice_in_a_rendered_page_is_learned_as_noise_and_an_edit_is_still_changed(tmp_path: Path) -> None:
+    """The application changes one line of its text on every request (no number in it for
+    the masks to blank). The second run's text differs from the first's: the page is
+    rendered once more, the line that differs between the two renders is noise, and the
+    page is ``ok``; the next night a one-word edit of the real text is ``changed``."""
+    workspace = Workspace(tmp_path)
+    path = "/app/avisos"
+    with JsSite() as site:
+        site.pages[path] = {
+            "title": "Avisos de la Secretaría",
+            "paragraphs": ["El padrón de beneficiarios se publica cada trimestre."],
+            # Two tips in turn: both are seen in one night's two renders. (With more, the
+            # lines learned grow night by night, as they do for a page not rendered.)
+            "rotating": ["Consejo del día: cierre la llave al lavarse los dientes.",
+                         "Campaña permanente de detección de fugas en su colonia."],
+        }
+        url = site.url(path)
+        doc = workspace.path / "informe.md"
+        doc.write_text(f"1. Véase {url}\n", encoding="utf-8")
+        runs = []
+        for night in range(3):
+            if night == 2:
+                site.pages[path]["paragraphs"] = ["El padrón de beneficiarios se publica cada semestre."]
+            into_next_second()
+            crawled = workspace.crawl(str(doc), "--browser", "always", "-s", "EVIDENCE_PROBE_ENABLED=0")
+            assert crawled.returncode in (0, 1), crawled.stderr[-3000:]
+            runs.append((crawled.returncode, _latest(workspace, url)))
+    (_, first), (quiet, second), (news, third) = runs
+    assert first["reason"] == "first_capture"
+    assert (quiet, second["state"]) == (0, "ok"), second
+    assert "noise_learned" in second["signals"]
+    assert (news, third["state"], third["change"]) == (1, "changed", "text"), third
+    # Every render is archived: one the first night, then two a night (the text differed
+    # from the night before each time, so each was rendered once more).
+    assert len(_screenshots(workspace.archive)[url]) == 5

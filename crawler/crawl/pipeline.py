@@ -74,7 +74,7 @@ class EvidencePipeline:
         self._rewritten: set[tuple[int, str, str | None, int]] = set()
         self.refetch = settings.getbool("EVIDENCE_NOISE_REFETCH")
         # Per URL: the archived hops of its second fetch, recorded with its capture.
-        self._second: dict[str, list[Hop]] = {}
+        self._second: dict[str, Fetched] = {}
         self._batch: Session | None = None
         self._batch_items = 0
         # Captures of the open batch, each with its records as INSERT rows (insert_captures).
@@ -316,7 +316,12 @@ class EvidencePipeline:
         records.append(self._write_metadata(item, capture, history, position=len(records)))
         # The second fetch of a noise check belongs to this capture: archived, it is part
         # of what the verdict rests on.
-        records.extend(record_rows(self._second.pop(item.url, []), start=len(records)))
+        again = self._second.pop(item.url, None)
+        if again is not None:
+            records.extend(record_rows(again.hops, start=len(records)))
+            if again.rendered is not None:
+                # And what the second render showed, archived as the first render's is.
+                records.extend(self._rendered_rows(again, len(records))[0])
         return capture, records
 
     async def _learn_noise(self, item: CaptureItem) -> None:
@@ -331,8 +336,8 @@ class EvidencePipeline:
         spider = self.crawler.spider
         if not isinstance(spider, CitationSpider):
             return
-        again = await spider.fetch_again(item.url)
-        self._second[item.url] = again.hops
+        again = await spider.fetch_again(item.url, render=rendered_of(item) is not None)
+        self._second[item.url] = again
         self.stats.inc_value("evidence/noise/refetched")
         self.judge.learn_noise(item, history, page, again)
 

@@ -359,15 +359,16 @@ class CitationSpider(scrapy.Spider):
                 fetched.rendered = await self._render(response.url, document)
         return fetched
 
-    async def fetch_again(self, url: str) -> Fetched:
+    async def fetch_again(self, url: str, *, render: bool = False) -> Fetched:
         """The cited URL once more, seconds after its capture: what differs between the
         two answers is per-request noise (crawler/verdicts/fingerprint.py, ``Noise``).
 
         Through the host's own download slot, so it waits out the host's delay like any
         request; a cookie jar of its own and no validators, as a fresh visitor. The
-        exchange is archived by the recorder like every other.
+        exchange is archived by the recorder like every other. With ``render``, the page is
+        rendered again too (its script may fetch what differs).
         """
-        return await self._download(url, {"dont_retry": True, "cookiejar": f"again {url}"})
+        return await self._download(url, {"dont_retry": True, "cookiejar": f"again {url}"}, render=render)
 
 
 def by_host_in_turn(urls: Iterable[str]) -> list[str]:

@@ -235,7 +235,11 @@ def screenshot_of(sessions: sessionmaker[Session], url: str, at: datetime | None
         )
         if at is not None:
             query = query.where(Capture.checked_at <= at)
-        found = session.execute(query.order_by(Capture.checked_at.desc(), Capture.id.desc()).limit(1)).first()
+        # A capture's own render comes first among its records; a second render (to learn
+        # its noise, crawler/verdicts/capture.py) after it.
+        found = session.execute(
+            query.order_by(Capture.checked_at.desc(), Capture.id.desc(), Record.position).limit(1)
+        ).first()
         if found is None:
             when = f" at or before {at:%Y-%m-%dT%H:%M:%SZ}" if at else ""
             raise NotFound(

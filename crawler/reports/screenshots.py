@@ -54,11 +54,13 @@ def shots_of(session: Session, captures: list[Capture]) -> dict[int, Shot]:
             Record.capture_id.in_(list(by_id)), Record.record_type == "resource",
             Record.target_uri.startswith(SCREENSHOT_PREFIX, autoescape=True),
         )
-        .order_by(Record.id)
+        # A capture's own render comes first among its records; a second render (to learn
+        # its noise, crawler/verdicts/capture.py) after it, and is not the capture's picture.
+        .order_by(Record.capture_id, Record.position)
     )
     shots: dict[int, Shot] = {}
     for capture_id, filename, offset in session.execute(query):
-        if capture_id is None:
+        if capture_id is None or capture_id in shots:
             continue
         capture = by_id[capture_id]
         shots[capture_id] = Shot(capture_id, capture.checked_at, capture.state, capture.render, filename, offset)

@@ -193,8 +193,8 @@ class CaptureJudge:
                 and previous.payload_digest == last.payload_digest
             )
             if rendered is not None:
-                self._prepared.pop(item.url, None)
-                page = dom_meaning(rendered, item.checked_at, noise)
+                # As extracted for the second render, with what it taught (learn_noise).
+                page = self._prepared.pop(item.url, None) or dom_meaning(rendered, item.checked_at, noise)
                 self.count("evidence/text/rendered")
                 fingerprint, boilerplate, basis = page.fingerprint, page.boilerplate_fingerprint, page.basis
             elif same_bytes and previous is not None:
@@ -356,17 +356,25 @@ class CaptureJudge:
         the earlier capture too (re-extracted from its WARC record under the new noise),
         so the verdict compares like with like.
 
-        Never for a rendered page: a second fetch of its shell would teach nothing of the
-        text its script builds, and a second render is a whole render again (its browser
-        time, each of its requests once more through its host's slot) for every page that
-        looks changed. Per-request text in a rendered page (a rotating notice, a counter
-        the application fetches) is left to the general masks and may be reported
-        ``changed``; docs/internals.md lists it among the known limits.
+        A rendered page is rendered a second time (a second fetch of its shell would teach
+        nothing of the text its script builds), when its rendered text differs from its
+        last good capture's, which was rendered too; the two DOMs are compared.
         """
         last = item.hops[-1] if item.hops else None
-        if history.previous is None or item.error_kind is not None or last is None or rendered_of(item) is not None:
+        if history.previous is None or item.error_kind is not None or last is None:
             return None
         previous = history.previous
+        rendered = rendered_of(item)
+        if rendered is not None:
+            if not previous.rendered or last.truncated:
+                return None
+            noise = self.noise_of(history)
+            page = dom_meaning(rendered, item.checked_at, noise)
+            earlier = self.earlier(item.url, history.target_id, previous, noise)
+            if earlier is None or earlier.fingerprint == page.fingerprint:
+                return None
+            self._prepared[item.url] = page
+            return page
         if not 200 <= last.status < 300 or last.truncated or last.payload_digest == previous.payload_digest:
             return None
         noise = self.noise_of(history)
@@ -388,7 +396,14 @@ class CaptureJudge:
         other = again.hops[-1] if again.hops else None
         if again.error_kind is not None or other is None or other.status != last.status or other.truncated:
             return
-        second = meaning(again.body, other.content_type, again.content_encoding, again.checked_at, noise=noise)
+        if rendered_of(item) is not None:
+            # Rendered twice: what differs between the two DOMs is the page's noise.
+            twice = rendered_of(again)
+            if twice is None:
+                return
+            second = dom_meaning(twice, again.checked_at, noise)
+        else:
+            second = meaning(again.body, other.content_type, again.content_encoding, again.checked_at, noise=noise)
         if second.kind != "html":
             return
         learned = noise.learn(page.text, second.text).learn(page.boilerplate, second.boilerplate)
