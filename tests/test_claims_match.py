@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 
 import pytest
 from hypothesis import assume, given, settings
@@ -172,17 +171,17 @@ def test_passage_without_words_is_refused() -> None:
 
 
 def test_hostile_page_of_one_repeated_word() -> None:
+    # How long it takes is bench/pins.py's to measure, against a plain search.
     text = "palabra " * 650_000  # 5 MB
-    started = time.perf_counter()
     page = Page(text)
     assert page.find("palabra palabra palabra").status == "holds"
     other = page.find("otra cosa con palabra distinta")
     assert other.status == "lost"
     assert other.nearest is not None and set(other.nearest.text.split()) == {"palabra"}
-    assert time.perf_counter() - started < 5
 
 
-def test_two_megabyte_pdf_text_with_twenty_pins_is_fast() -> None:
+def test_two_megabyte_pdf_text_with_twenty_pins() -> None:
+    # How long it takes is bench/pins.py's to measure, against a plain search.
     rng = random.Random(21)
     vocab = ("gobierno abierto compromiso medidores instalación participación ciudadana transparencia "
              "de la el en los que por con para acción plan México información pública datos").split()
@@ -195,14 +194,10 @@ def test_two_megabyte_pdf_text_with_twenty_pins_is_fast() -> None:
     text = "\n".join(lines)
     pins = [" ".join(" ".join(lines[i:i + 2]).split()[2:12]) for i in (rng.randrange(len(lines) - 2) for _ in range(18))]
     pins += ["esta frase no figura en ningún lado", pins[0].replace(pins[0].split()[1], "alterada")]
-    started = time.perf_counter()
     page = Page(text)
     found = [page.find(pin) for pin in pins]
-    elapsed = time.perf_counter() - started
     assert [m.status for m in found[:18]] == ["holds"] * 18
     assert found[18].status == "lost" and found[19].status == "partial"
-    # About 0.4 s alone on the 2-core machine; the bound leaves room for a loaded one.
-    assert elapsed < 1.5, elapsed
 
 
 def test_one_page_many_pins_same_answers_as_find() -> None:
