@@ -169,8 +169,13 @@ def test_one_host_sees_the_delay_across_both_workers(two_workers):
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
     assert len(times) > len(CITED)
     # Each request waits for the host's slot in Redis; the server's clock sees arrival
-    # times, a few milliseconds of jitter around the sending times.
-    assert min(gaps) >= HOST_DELAY - 0.1, sorted(gaps)[:5]
+    # times, a few milliseconds of jitter around the sending times on a quiet machine, and
+    # up to a tenth of a second on one loaded by the rest of the suite (a request sent late
+    # arrives close to the next, sent on time). Workers that did not share the delay would
+    # send side by side: gaps near nothing, half of them or more.
+    assert min(gaps) >= HOST_DELAY / 2, sorted(gaps)[:5]
+    assert sorted(gaps)[len(gaps) // 2] >= HOST_DELAY - 0.02, sorted(gaps)
+    assert times[-1] - times[0] >= (len(times) - 1) * (HOST_DELAY - 0.02)
 
 
 def test_a_killed_workers_urls_are_completed_by_the_other(tmp_path, postgres: PostgresServer, redis_server: RedisServer):
