@@ -14,7 +14,6 @@ only answers "present or not" for an exact passage, and their ratio. Run by hand
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import time
@@ -23,22 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crawler.claims import Page  # noqa: E402
-
-
-def pdf_like() -> tuple[str, list[str]]:
-    rng = random.Random(21)
-    vocab = ("gobierno abierto compromiso medidores instalación participación ciudadana transparencia "
-             "de la el en los que por con para acción plan México información pública datos").split()
-    lines: list[str] = []
-    size = 0
-    while size < 2_000_000:
-        line = " ".join(rng.choice(vocab) if rng.random() > 0.08 else f"{rng.randint(1, 99_999):,}"
-                        for _ in range(rng.randint(6, 14)))
-        lines.append(line)
-        size += len(line) + 1
-    pins = [" ".join(" ".join(lines[i:i + 2]).split()[2:12]) for i in (rng.randrange(len(lines) - 2) for _ in range(18))]
-    pins += ["esta frase no figura en ningún lado", pins[0].replace(pins[0].split()[1], "alterada")]
-    return "\n".join(lines), pins
+from tests.test_claims_match import pdf_like_text  # noqa: E402
 
 
 def one_word() -> tuple[str, list[str]]:
@@ -67,7 +51,7 @@ def main() -> None:
     rounds = parser.parse_args().rounds
     print(f"pinned passages; medians of {rounds} rounds")
     print(f"  {'case':<34} {'evidence s':>10} {'str.find s':>10} {'ratio':>7}")
-    for name, build in (("2 MB PDF-like text, 20 pins", pdf_like), ("5 MB of one repeated word, 2 pins", one_word)):
+    for name, build in (("2 MB PDF-like text, 20 pins", pdf_like_text), ("5 MB of one repeated word, 2 pins", one_word)):
         text, pins = build()
         mine = statistics.median(ours(text, pins) for _ in range(rounds))
         theirs = statistics.median(peer(text, pins) for _ in range(rounds))

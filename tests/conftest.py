@@ -15,11 +15,15 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.mockserver import MockServer
 from tests.servers import PostgresServer, RedisServer
+
+if TYPE_CHECKING:
+    from crawler.verdicts.capture import CaptureJudge
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_DIR = ROOT.parent / "shared" / "seed"
@@ -174,3 +178,17 @@ def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def counted() -> list[str]:
+    """The stats names a ``judge`` counted, in order."""
+    return []
+
+
+@pytest.fixture
+def judge(tmp_path: Path, counted: list[str]) -> CaptureJudge:
+    """A capture judge of its own (tests/test_capture_judge.py, tests/test_browser_verdicts.py)."""
+    from crawler.verdicts.capture import CaptureJudge
+
+    return CaptureJudge(tmp_path, gone_after=3, count=counted.append)

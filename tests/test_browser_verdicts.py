@@ -93,16 +93,6 @@ def history(previous: Good, first: Good | None = None) -> TargetHistory:
     return TargetHistory(1, previous=previous, first=first or previous, recent=[("ok", "first_capture")])
 
 
-@pytest.fixture
-def counted() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def judge(tmp_path: Path, counted: list[str]) -> CaptureJudge:
-    return CaptureJudge(tmp_path, gone_after=3, count=counted.append)
-
-
 INFORME = dom("Informe 2025", "Se construyeron 100 pozos en 2025.", "La meta de 2026 es de 120 pozos.")
 
 

@@ -9,11 +9,10 @@ import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 
 from crawler.crawl.history import Good, TargetHistory
 from crawler.crawl.spider import CaptureItem, Fetched
-from crawler.verdicts.capture import CaptureJudge, Earlier, is_present
+from crawler.verdicts.capture import Earlier, is_present
 from crawler.verdicts.fingerprint import Noise, as_bytes, bytes_fingerprint, is_deferred, meaning
 from crawler.verdicts.soft404 import ProbeAnswer
 from crawler.warc.recorder import Hop
@@ -47,16 +46,6 @@ def good_of(body: bytes, **extra: object) -> Good:
         basis=page.basis, boilerplate=page.boilerplate_fingerprint, capture_id=1,
         checked_at=WHEN.replace(tzinfo=None), **extra,  # type: ignore[arg-type]
     )
-
-
-@pytest.fixture
-def counted() -> list[str]:
-    return []
-
-
-@pytest.fixture
-def judge(tmp_path: Path, counted: list[str]) -> CaptureJudge:
-    return CaptureJudge(tmp_path, gone_after=3, count=counted.append)
 
 
 def test_a_first_capture_is_ok_and_its_text_waits_until_there_is_something_to_compare(judge, counted) -> None:

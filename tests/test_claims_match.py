@@ -180,8 +180,9 @@ def test_hostile_page_of_one_repeated_word() -> None:
     assert other.nearest is not None and set(other.nearest.text.split()) == {"palabra"}
 
 
-def test_two_megabyte_pdf_text_with_twenty_pins() -> None:
-    # How long it takes is bench/pins.py's to measure, against a plain search.
+def pdf_like_text() -> tuple[str, list[str]]:
+    """A 2 MB PDF-like text (a small vocabulary, numbers with thousands separators) and
+    twenty pins: eighteen present, one absent, one with a word altered (bench/pins.py too)."""
     rng = random.Random(21)
     vocab = ("gobierno abierto compromiso medidores instalación participación ciudadana transparencia "
              "de la el en los que por con para acción plan México información pública datos").split()
@@ -191,9 +192,14 @@ def test_two_megabyte_pdf_text_with_twenty_pins() -> None:
         line = " ".join(rng.choice(vocab) if rng.random() > 0.08 else f"{rng.randint(1, 99_999):,}" for _ in range(rng.randint(6, 14)))
         lines.append(line)
         size += len(line) + 1
-    text = "\n".join(lines)
     pins = [" ".join(" ".join(lines[i:i + 2]).split()[2:12]) for i in (rng.randrange(len(lines) - 2) for _ in range(18))]
     pins += ["esta frase no figura en ningún lado", pins[0].replace(pins[0].split()[1], "alterada")]
+    return "\n".join(lines), pins
+
+
+def test_two_megabyte_pdf_text_with_twenty_pins() -> None:
+    # How long it takes is bench/pins.py's to measure, against a plain search.
+    text, pins = pdf_like_text()
     page = Page(text)
     found = [page.find(pin) for pin in pins]
     assert [m.status for m in found[:18]] == ["holds"] * 18
