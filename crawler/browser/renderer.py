@@ -33,6 +33,7 @@ from crawler.warc.recorder import Hop
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Playwright, Route, WebSocketRoute
+    from scrapy.http import Response as ScrapyResponse
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,25 @@ class Answer:
     #: decoded (no content coding): the browser is handed it as is
     body: bytes
     hops: list[Hop] = field(default_factory=list)
+
+
+def answer_of(response: ScrapyResponse, limit: int) -> Answer:
+    """A response of the project's client as the browser is handed it: every header kept,
+    the content coding undone (a coding evidence cannot undo, or a body that inflates past
+    ``limit``, is handed over as received, its coding named for the browser to undo)."""
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, values in response.headers.items() for value in values]
+    coding = response.headers.get(b"Content-Encoding")
+    return decoded_answer(response.status, headers, response.body, coding.decode("latin-1") if coding else None, limit)
+
+
+def decoded_answer(status: int, headers: list[tuple[str, str]], body: bytes, coding: str | None, limit: int) -> Answer:
+    """``answer_of`` for an answer read back from the archive."""
+    from crawler.verdicts.decoding import inflate
+
+    inflated = inflate(body, coding, limit or (1 << 31))
+    if inflated.unknown or inflated.over_limit:
+        return Answer(status, headers, body)
+    return Answer(status, [(n, v) for n, v in headers if n.lower() != "content-encoding"], inflated.data)
 
 
 class Refusal(Exception):
@@ -86,7 +106,10 @@ def find_browser(path: str) -> str | None:
     """The Chromium executable ``EVIDENCE_BROWSER_PATH`` names (empty: ``chromium`` on PATH)."""
     if path:
         candidate = Path(path)
-        return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else shutil.which(path) if "/" not in path else None
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+        # A bare name is looked for on PATH; a path that is not there is not.
+        return shutil.which(path) if "/" not in path else None
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
@@ -121,13 +144,22 @@ def check_browser_settings(settings: dict[str, Any] | Any) -> None:
         if number < floor or (name != "EVIDENCE_BROWSER_TIMEOUT" and number != int(number)):
             raise SettingError(f"{name}={value!r}: a {'number' if floor == 1.0 else 'whole number'} of at least {floor:g}")
     if mode == "always":
-        missing = playwright_missing()
-        if missing:
-            raise BrowserMissing(f"--browser always: {missing}")
-        path = str(settings.get("EVIDENCE_BROWSER_PATH") or "")
-        if find_browser(path) is None:
-            where = f"no executable at EVIDENCE_BROWSER_PATH={path}" if path else "no chromium on PATH"
-            raise BrowserMissing(f"--browser always: {where}; {INSTALL_HINT}")
+        problem = _browser_problem(settings)[1]
+        if problem is not None:
+            raise BrowserMissing(f"--browser always: {problem}")
+
+
+def _browser_problem(settings: Any) -> tuple[str | None, str | None]:
+    """The Chromium executable the settings name, or why there is none to run."""
+    missing = playwright_missing()
+    if missing is not None:
+        return None, missing
+    path = str(settings.get("EVIDENCE_BROWSER_PATH") or "")
+    executable = find_browser(path)
+    if executable is None:
+        where = f"no executable at EVIDENCE_BROWSER_PATH={path}" if path else "no chromium on PATH"
+        return None, f"{where}; {INSTALL_HINT}"
+    return executable, None
 
 
 def viewport(value: str) -> tuple[int, int]:
@@ -159,12 +191,10 @@ class BrowserRenderer:
         self.memory_mb = memory_mb
         self.viewport = viewport_size
         self.user_agent = user_agent
-        self.launches = 0
         self._slots = asyncio.Semaphore(max(concurrency, 1))
         self._launching = asyncio.Lock()
         self._playwright: Playwright | None = None
         self._live: _Live | None = None
-        self._closed = False
 
     async def render(self, url: str, document: Answer, fetch: Fetcher) -> Rendered:
         """``url`` as the browser shows it, its main document being ``document``."""
@@ -216,7 +246,6 @@ class BrowserRenderer:
                 browser = await self._playwright.chromium.launch(
                     executable_path=self.executable, headless=True, args=args, timeout=30_000,
                 )
-                self.launches += 1
                 live = self._live = _Live(browser)
             return live
 
@@ -235,7 +264,6 @@ class BrowserRenderer:
         return self.memory_mb > 0 and tree_rss(os.getpid()) > self.memory_mb * 1024 * 1024
 
     async def close(self) -> None:
-        self._closed = True
         if self._live is not None:
             await _close_quietly(self._live.browser)
             self._live = None
@@ -468,13 +496,8 @@ def renderer_from_settings(settings: Any) -> tuple[str, BrowserRenderer | None]:
     mode = str(settings.get("EVIDENCE_BROWSER") or "auto").strip().lower()
     if mode == "never":
         return mode, None
-    problem = playwright_missing()
-    executable = find_browser(str(settings.get("EVIDENCE_BROWSER_PATH") or ""))
-    if executable is None and problem is None:
-        path = settings.get("EVIDENCE_BROWSER_PATH")
-        problem = f"no executable at EVIDENCE_BROWSER_PATH={path}" if path else "no chromium on PATH"
-        problem = f"{problem}; {INSTALL_HINT}"
-    if problem is not None or executable is None:
+    executable, problem = _browser_problem(settings)
+    if executable is None:
         if mode == "always":
             # Checked before the crawl (check_browser_settings); the browser went away since.
             raise BrowserMissing(f"--browser always: {problem}")

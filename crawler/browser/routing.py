@@ -19,11 +19,10 @@ from urllib.parse import urljoin, urlsplit
 
 import scrapy
 
-from crawler.browser.renderer import Answer, FetchFailed, Refusal
+from crawler.browser.renderer import Answer, FetchFailed, Refusal, answer_of
 from crawler.crawl.downloader import URGENT_META_KEY
 from crawler.crawl.failures import classify
 from crawler.crawl.handlers.rawhttp import PAGE_ORIGIN_META_KEY, UNGATED_META_KEY, origin_of
-from crawler.verdicts.decoding import inflate
 from crawler.warc.recorder import HOPS_META_KEY, Hop
 
 if TYPE_CHECKING:
@@ -94,19 +93,7 @@ class EngineFetcher:
         hops.extend(response.meta.get(HOPS_META_KEY, []))
         if stats is not None:
             stats.inc_value("evidence/browser/requests")
-        encoding = response.headers.get(b"Content-Encoding")
-        inflated = inflate(response.body, encoding.decode("latin-1") if encoding else None, self.max_body or (1 << 31))
-        headers_out = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, values in response.headers.items() for value in values
-        ]
-        if inflated.unknown:
-            # A coding evidence cannot undo: the browser gets the bytes with their coding named.
-            data = response.body
-        else:
-            data = inflated.data
-            headers_out = [(name, value) for name, value in headers_out if name.lower() != "content-encoding"]
-        return Answer(response.status, headers_out, data)
+        return answer_of(response, self.max_body)
 
 
 def _location(answer: Answer) -> str | None:

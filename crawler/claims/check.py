@@ -90,15 +90,11 @@ def capture_text(archive_dir: Path, capture: Capture) -> str | None:
     """The text of an archived capture, read back from its WARC record (a rendered
     capture's from its rendered DOM, as it was judged); None when the capture is cut short
     or has no text (``ArchiveError`` when the record cannot be read)."""
-    from crawler.warc.snapshots import load_resource, load_snapshot
+    from crawler.warc.snapshots import judged_payload
 
     if capture.truncated or capture.warc_filename is None:
         return None
-    if capture.dom_filename is not None and capture.dom_offset is not None:
-        dom = load_resource(archive_dir, capture.dom_filename, capture.dom_offset, "dom")
-        return payload_text(dom, "text/html; charset=utf-8", None, capture.checked_at)
-    snapshot = load_snapshot(archive_dir, capture, decode=False)
-    return payload_text(snapshot.body, snapshot.content_type, snapshot.content_encoding, capture.checked_at)
+    return payload_text(*judged_payload(archive_dir, capture), capture.checked_at)
 
 
 def memento_text(archive_dir: Path, memento: MementoLookup) -> str | None:

@@ -22,13 +22,12 @@ from twisted.internet import task
 from crawler.claims.check import PinChecker, Result, check_text, text_of
 from crawler.claims.store import active_pins, last_checked, record_memento_results, record_results
 from crawler.store.db import open_database
-from crawler.browser.model import CAPPED, Rendered
 from crawler.warc.recorder import Hop
 from crawler.memento import Archive, Found, Unreachable, format_timestamp
 from crawler.store.models import Capture, MementoLookup, Probe, Record, Target
 from crawler.crawl.history import Good, TargetHistory, load_histories
 from crawler.warc.metadata import memento_record, metadata_record
-from crawler.warc.rendered import rendered_records
+from crawler.warc.rendered import DOM_PREFIX, rendered_records
 from crawler.exceptions import ArchiveError
 from crawler.warc.runstore import FATAL_STAT, record_closed, stop_for_archive_failure, store_for
 from crawler.crawl.spider import CaptureItem, CitationSpider, Fetched
@@ -310,9 +309,6 @@ class EvidencePipeline:
         noise = self.judge.grown_noise(target_id)
         if noise is not None:
             session.execute(update(Target).where(Target.id == target_id).values(noise=sorted(noise.templates)))
-        if item.rendered is not None:
-            # What the browser did, beside what the judge made of it.
-            capture.signals = [*capture.signals, *render_signals(item.rendered, capture.signals)]
         records.append(self._write_metadata(item, capture, history, position=len(records)))
         # The second fetch of a noise check belongs to this capture: archived, it is part
         # of what the verdict rests on.
@@ -448,7 +444,7 @@ class EvidencePipeline:
         dom: tuple[str, int] | None = None
         date = _naive(rendered.started)
         for record, where in zip(records, written, strict=True):
-            if record.target_uri and record.target_uri.startswith("urn:dom:"):
+            if record.target_uri and record.target_uri.startswith(DOM_PREFIX):
                 dom = (where.filename, where.offset)
             rows.append(_row(
                 position=position + len(rows), record_type="resource", record_id=where.record_id,
@@ -528,18 +524,6 @@ def insert_captures(session: Session, captures: list[tuple[Capture, list[RecordR
             rows.append(record)
     if rows:
         connection.execute(_INSERT_RECORDS, rows)
-
-
-def render_signals(rendered: Rendered, already: list[str] | None) -> list[str]:
-    """The signals a render adds to its capture: ``render_capped`` (rendered as it stood at
-    EVIDENCE_BROWSER_TIMEOUT), ``browser_refused`` (its page asked for what evidence would
-    not fetch: a private address, another scheme)."""
-    signals = []
-    if rendered.outcome == CAPPED:
-        signals.append("render_capped")
-    if rendered.refused:
-        signals.append("browser_refused")
-    return [name for name in signals if name not in (already or [])]
 
 
 def _naive(when: datetime) -> datetime:

@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 
 from crawler.browser.detect import looks_script_built
 from crawler.browser.model import Rendered
-from crawler.browser.renderer import Answer, BrowserRenderer, renderer_from_settings
+from crawler.browser.renderer import Answer, BrowserRenderer, answer_of, decoded_answer, renderer_from_settings
 from crawler.browser.routing import EngineFetcher
 from crawler.crawl.throttle import EXPECTED_STATUSES_META_KEY
 from crawler.crawl.handlers.rawhttp import UNGATED_META_KEY
@@ -222,7 +222,7 @@ class CitationSpider(scrapy.Spider):
             content_encoding=_header(response, b"Content-Encoding"),
         )
         document = self._document_of(item, response)
-        if document is not None and self._wants_render(item, document):
+        if document is not None and self._wants_render(document):
             item.rendered = await self._render(response.url, document)
         if self.settings.getbool("EVIDENCE_PROBE_ENABLED") and self._wants_probe(item, response):
             item.probe = await self._probe(response.url, rendered=item.rendered is not None)
@@ -239,7 +239,7 @@ class CitationSpider(scrapy.Spider):
         limit = self.settings.getint("EVIDENCE_MAX_BODY_SIZE")
         if 200 <= response.status < 300:
             content_type = last.content_type
-            document = _document(response, limit)
+            document = answer_of(response, limit)
         elif response.status == 304 and last.record_type == "revisit" and last.payload_at is not None:
             try:
                 original = read_record(self.archive_dir, *last.payload_at)
@@ -247,14 +247,14 @@ class CitationSpider(scrapy.Spider):
                 self.logger.warning("%s: cannot read back the original its 304 vouches for, not rendered: %s", item.url, exc)
                 return None
             content_type = original.http_header("Content-Type")
-            document = _decoded(200, original.http_headers(), original.http_body, original.http_header("Content-Encoding"), limit)
+            document = decoded_answer(200, original.http_headers(), original.http_body, original.http_header("Content-Encoding"), limit)
         else:
             return None
         if (content_type or "").split(";")[0].strip().lower() not in ("text/html", "application/xhtml+xml"):
             return None
         return document
 
-    def _wants_render(self, item: Fetched, document: Answer) -> bool:
+    def _wants_render(self, document: Answer) -> bool:
         """Whether the page is rendered in the browser: under ``always``, or under ``auto``
         when its HTML looks built by script (crawler/browser/detect.py)."""
         return self.browser_mode == "always" or looks_script_built(document.body)
@@ -389,22 +389,6 @@ def by_host_in_turn(urls: Iterable[str]) -> list[str]:
                 turns.append([])
             turns[turn].append(url)
     return [url for urls_of_turn in turns for url in urls_of_turn]
-
-
-def _document(response: Response, limit: int) -> Answer:
-    """The page's response as the browser is handed it: decoded, every header kept but
-    the coding undone."""
-    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, values in response.headers.items() for value in values]
-    return _decoded(response.status, headers, response.body, _header(response, b"Content-Encoding"), limit)
-
-
-def _decoded(status: int, headers: list[tuple[str, str]], body: bytes, coding: str | None, limit: int) -> Answer:
-    from crawler.verdicts.decoding import inflate
-
-    inflated = inflate(body, coding, limit or (1 << 31))
-    if inflated.unknown or inflated.over_limit:
-        return Answer(status, headers, body)
-    return Answer(status, [(n, v) for n, v in headers if n.lower() != "content-encoding"], inflated.data)
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -17,7 +17,7 @@ from crawler.exceptions import NotFound
 from crawler.store.mementos import cited_memento
 from crawler.store.models import Capture, MementoLookup, Target
 from crawler.verdicts.fingerprint import mask, meaning
-from crawler.warc.snapshots import Located, load_resource, load_snapshot
+from crawler.warc.snapshots import Located, judged_payload, load_snapshot
 
 
 def _stamp(capture: Capture) -> str:
@@ -87,12 +87,11 @@ def cited_diff(archive_dir: Path, memento: MementoLookup, newer: Capture, url: s
 
 
 def _text(archive_dir: Path, located: Located, when: datetime) -> list[str]:
-    if isinstance(located, Capture) and located.dom_filename is not None and located.dom_offset is not None:
-        dom = load_resource(archive_dir, located.dom_filename, located.dom_offset, "dom")
-        page = meaning(dom, "text/html; charset=utf-8", None, when)
-        return page.text.splitlines()
-    snapshot = load_snapshot(archive_dir, located, decode=False)
-    page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when)
+    if isinstance(located, Capture):
+        page = meaning(*judged_payload(archive_dir, located), when)
+    else:
+        snapshot = load_snapshot(archive_dir, located, decode=False)
+        page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when)
     return page.text.splitlines() if page.kind != "bytes" else [f"(binary payload, {page.fingerprint})"]
 
 

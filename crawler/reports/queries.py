@@ -13,6 +13,7 @@ from crawler.exceptions import NotFound
 from crawler.reports.drift import OVERALL, DriftJudge, summarize
 from crawler.store.mementos import lookup_rows
 from crawler.store.models import Ack, Capture, Citation, Document, MementoLookup, Record, Target
+from crawler.warc.rendered import SCREENSHOT_PREFIX
 
 # ``render``: how the capture was rendered in the browser (``rendered``, ``capped``: as it
 # stood at the time cap, ``failed``: judged on its HTML), empty when it was not.
@@ -231,7 +232,7 @@ def screenshot_of(sessions: sessionmaker[Session], url: str, at: datetime | None
             select(Capture, Record)
             .join(Record, Record.capture_id == Capture.id)
             .where(Capture.target_id == target_id, Record.record_type == "resource",
-                   Record.target_uri.startswith("urn:screenshot:", autoescape=True))
+                   Record.target_uri.startswith(SCREENSHOT_PREFIX, autoescape=True))
         )
         if at is not None:
             query = query.where(Capture.checked_at <= at)

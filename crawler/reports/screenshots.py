@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from crawler.exceptions import ArchiveError
 from crawler.store.models import Capture, Record
-from crawler.warc.reader import read_record
+from crawler.warc.rendered import SCREENSHOT_PREFIX
+from crawler.warc.snapshots import load_resource
 
-SCREENSHOT_PREFIX = "urn:screenshot:"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 THUMB_WIDTH = 240
 #: The thumbnail's height at most, as a multiple of its width: a long page's top, not a sliver.
@@ -69,13 +69,10 @@ def shots_of(session: Session, captures: list[Capture]) -> dict[int, Shot]:
 
 def read_screenshot(archive_dir: Path, shot: Shot) -> bytes:
     """The PNG as archived; raises ArchiveError when the record is not a screenshot."""
-    record = read_record(archive_dir, shot.filename, shot.offset)
-    uri = record.header("WARC-Target-URI") or ""
-    if record.header("WARC-Type") != "resource" or not uri.startswith(SCREENSHOT_PREFIX):
-        raise ArchiveError(f"record {record.where} is not a screenshot record; the database and the archive disagree")
-    if not record.block.startswith(PNG_SIGNATURE):
-        raise ArchiveError(f"the screenshot record {record.where} holds no PNG image")
-    return record.block
+    block = load_resource(archive_dir, shot.filename, shot.offset, "screenshot")
+    if not block.startswith(PNG_SIGNATURE):
+        raise ArchiveError(f"the screenshot record {shot.filename}#{shot.offset} holds no PNG image")
+    return block
 
 
 def thumbnail(png: bytes, width: int = THUMB_WIDTH) -> bytes:

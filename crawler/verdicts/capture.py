@@ -12,9 +12,8 @@ rendered DOM, through the same extractor as any HTML page: its fingerprints, sof
 signals and pinned passages come from what a person sees, never from the shell of HTML the
 server sent (which an application answers the same for every path). So the shortcuts that
 rest on the shell's bytes do not apply to it: a shell byte-identical to last time says
-nothing of what the script built, and a rendered page is not fetched a second time to learn
-its noise (that would be a whole render again, each of its requests once more through its
-host's slot: see ``worth_a_second_fetch``).
+nothing of what the script built. To learn its noise a rendered page is rendered a second
+time, not merely fetched (see ``worth_a_second_fetch``).
 
 Like is compared with like. A rendered capture is compared with the last good capture's
 rendered DOM (read back from its ``urn:dom:`` record when the rules changed), and an
@@ -34,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from crawler.browser.model import Rendered
+from crawler.browser.model import CAPPED, Rendered
 from crawler.exceptions import ArchiveError
 from crawler.store.models import Capture
 from crawler.verdicts.fingerprint import (
@@ -50,7 +49,8 @@ from crawler.verdicts.fingerprint import (
 )
 from crawler.verdicts.rules import Facts, History, Verdict, judge
 from crawler.verdicts.soft404 import ProbeAnswer, signals
-from crawler.warc.snapshots import load_resource, load_snapshot
+from crawler.warc.rendered import DOM_CONTENT_TYPE
+from crawler.warc.snapshots import judged_payload
 
 if TYPE_CHECKING:
     from crawler.crawl.history import Good, TargetHistory
@@ -96,8 +96,8 @@ class Judgement:
 Rebase = Callable[["Good", Noise], "Earlier | None"]
 
 _TEXT_KINDS = frozenset({"html", "pdf"})
-#: what a rendered DOM is (``page.content()``, serialized as UTF-8 HTML)
-DOM_TYPE = "text/html; charset=utf-8"
+#: what a rendered DOM is (``page.content()``, serialized as UTF-8 HTML), as its record says
+DOM_TYPE = DOM_CONTENT_TYPE
 
 
 def rendered_of(item: Fetched) -> Rendered | None:
@@ -247,8 +247,8 @@ class CaptureJudge:
                 found = [*found, "noise_learned"]
         else:
             judged_boilerplate = boilerplate
-        if item.rendered is not None and rendered is None:
-            found = [*found, "render_failed"]
+        if item.rendered is not None:
+            found = [*found, *_render_signals(item.rendered)]
 
         if last is not None and last.certificate is not None:
             found = [*found, *(f"tls_{p}" for p in last.certificate.problems)]
@@ -438,15 +438,8 @@ class CaptureJudge:
         earlier: Earlier | None = None
         stored = good.fingerprint or ""
         when = good.checked_at.replace(tzinfo=timezone.utc) if good.checked_at else None
+        from_dom = good.rendered and not shell
         try:
-            if good.rendered and not shell:
-                assert good.dom_filename is not None and good.dom_offset is not None
-                dom = load_resource(self.archive_dir, good.dom_filename, good.dom_offset, "dom")
-                page = meaning(dom, DOM_TYPE, None, when, noise=noise)
-                earlier = Earlier(page.fingerprint, page.boilerplate_fingerprint, page.basis)
-                self.count("evidence/text/rebased")
-                self._rebased[key] = earlier
-                return earlier
             if good.warc_filename is None or good.warc_offset is None:
                 raise ArchiveError(f"capture {good.capture_id} has no WARC record in the database")
             archived = Capture(
@@ -454,21 +447,25 @@ class CaptureJudge:
                 warc_offset=good.warc_offset,
                 payload_filename=good.payload_filename,
                 payload_offset=good.payload_offset,
+                # With ``shell``, a rendered capture's HTML: its response record, not its DOM.
+                dom_filename=good.dom_filename if from_dom else None,
+                dom_offset=good.dom_offset if from_dom else None,
             )
-            snapshot = load_snapshot(self.archive_dir, archived, decode=False)
+            body, content_type, content_encoding = judged_payload(self.archive_dir, archived)
             # The payload read back must be the one the deferred fingerprint names.
-            if not shell and is_deferred(stored) and bytes_fingerprint(snapshot.body, snapshot.content_encoding) != as_bytes(stored):
+            if not shell and is_deferred(stored) and bytes_fingerprint(body, content_encoding) != as_bytes(stored):
                 raise ArchiveError(f"the payload archived in {good.warc_filename} is not the one capture {good.capture_id} recorded")
         except ArchiveError as exc:
             logger.warning(
                 "%s: cannot read back the earlier capture %s from %s to compare its text; comparing bytes instead "
                 "(signal previous_unreadable): %s",
-                url, good.capture_id, good.dom_filename if good.rendered and not shell else good.warc_filename, exc,
+                url, good.capture_id, good.dom_filename if from_dom else good.warc_filename, exc,
             )
             self.count("evidence/text/unreadable")
         else:
-            page = meaning(snapshot.body, snapshot.content_type, snapshot.content_encoding, when, noise=noise)
+            page = meaning(body, content_type, content_encoding, when, noise=noise)
             earlier = Earlier(page.fingerprint, page.boilerplate_fingerprint, page.basis)
+            # (a rendered capture's fingerprint is never deferred: its DOM is always extracted)
             self.count("evidence/text/resolved" if is_deferred(stored) and not shell else "evidence/text/rebased")
         self._rebased[key] = earlier
         return earlier
@@ -495,6 +492,20 @@ def _rendered_change(verdict: Verdict, boilerplate: str | None, last_boilerplate
     if boilerplate is not None and last_boilerplate is not None and boilerplate != last_boilerplate:
         return dataclasses.replace(verdict, change="boilerplate")
     return dataclasses.replace(verdict, change="bytes" if last.payload_digest != previous.payload_digest else None)
+
+
+def _render_signals(rendered: Rendered) -> list[str]:
+    """What the browser did: ``render_failed`` (judged on the HTML instead), ``render_capped``
+    (rendered as it stood at EVIDENCE_BROWSER_TIMEOUT), ``browser_refused`` (the page asked
+    for what evidence would not fetch: a private address, another scheme)."""
+    found = []
+    if not rendered.ok:
+        found.append("render_failed")
+    elif rendered.outcome == CAPPED:
+        found.append("render_capped")
+    if rendered.refused:
+        found.append("browser_refused")
+    return found
 
 
 def _retried(hop: Hop, hops: list[Hop]) -> bool:

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from crawler.exceptions import ArchiveError
 from crawler.warc.reader import StoredRecord, decode_content, read_record
+from crawler.warc.rendered import DOM_CONTENT_TYPE
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,25 @@ class Located(Protocol):
     def payload_filename(self) -> str | None: ...
     @property
     def payload_offset(self) -> int | None: ...
+
+
+class Judged(Located, Protocol):
+    """A capture as it was judged: also where its rendered DOM is, if it was rendered."""
+
+    @property
+    def dom_filename(self) -> str | None: ...
+    @property
+    def dom_offset(self) -> int | None: ...
+
+
+def judged_payload(archive_dir: Path, capture: Judged) -> tuple[bytes, str | None, str | None]:
+    """What ``capture`` was judged on, as (body, content type, content coding still applied):
+    a rendered capture's DOM (its ``urn:dom:`` record; crawler/browser/), else its
+    response's payload as received."""
+    if capture.dom_filename is not None and capture.dom_offset is not None:
+        return load_resource(archive_dir, capture.dom_filename, capture.dom_offset, "dom"), DOM_CONTENT_TYPE, None
+    snapshot = load_snapshot(archive_dir, capture, decode=False)
+    return snapshot.body, snapshot.content_type, snapshot.content_encoding
 
 
 def load_snapshot(archive_dir: Path, capture: Located, *, decode: bool = True) -> Snapshot:
